@@ -1,0 +1,350 @@
+package archtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// listedPackage is the part of `go list -json` output the rules read.
+type listedPackage struct {
+	ImportPath   string
+	Name         string
+	Doc          string
+	GoFiles      []string
+	CgoFiles     []string
+	Imports      []string
+	TestImports  []string
+	XTestImports []string
+	Module       *struct{ Path string }
+	Error        *struct{ Err string }
+}
+
+// module is the result of listing every package in the module once.
+type module struct {
+	path string          // module path from go.mod
+	pkgs []listedPackage // every package matched by ./...
+}
+
+// rel returns importPath relative to the module root and whether it is in
+// the module at all. The root package itself is ".".
+func (m module) rel(importPath string) (string, bool) {
+	if importPath == m.path {
+		return ".", true
+	}
+	r, ok := strings.CutPrefix(importPath, m.path+"/")
+	return r, ok
+}
+
+var (
+	loadOnce   sync.Once
+	loadResult module
+	loadErr    error
+)
+
+// loadModule runs `go list -e -json ./...` from the module root once per
+// test binary. -e keeps packages that fail to build in the listing, so a
+// package mid-edit still has its imports checked.
+func loadModule(t *testing.T) module {
+	t.Helper()
+	loadOnce.Do(func() { loadResult, loadErr = listModule() })
+	if loadErr != nil {
+		t.Fatalf("list module packages: %v", loadErr)
+	}
+	return loadResult
+}
+
+func listModule() (module, error) {
+	gomod, err := goCmd("", "env", "GOMOD")
+	if err != nil {
+		return module{}, err
+	}
+	gomodPath := strings.TrimSpace(string(gomod))
+	if gomodPath == "" || gomodPath == "/dev/null" {
+		return module{}, errors.New("not inside a Go module (go env GOMOD is empty)")
+	}
+	root := filepath.Dir(gomodPath)
+
+	modPath, err := goCmd(root, "list", "-m", "-f", "{{.Path}}")
+	if err != nil {
+		return module{}, err
+	}
+	out, err := goCmd(root, "list", "-e", "-json", "./...")
+	if err != nil {
+		return module{}, err
+	}
+	m := module{path: strings.TrimSpace(string(modPath))}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return module{}, err
+		}
+		m.pkgs = append(m.pkgs, p)
+	}
+	return m, nil
+}
+
+// goCmd runs the go command (which `go test` puts first on PATH) in dir.
+func goCmd(dir string, args ...string) ([]byte, error) {
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, &goCmdError{args: args, err: err, stderr: strings.TrimSpace(stderr.String())}
+	}
+	return out, nil
+}
+
+type goCmdError struct {
+	args   []string
+	err    error
+	stderr string
+}
+
+func (e *goCmdError) Error() string {
+	return "go " + strings.Join(e.args, " ") + ": " + e.err.Error() + ": " + e.stderr
+}
+
+func (e *goCmdError) Unwrap() error { return e.err }
+
+// under reports whether rel (a path relative to the module root) is dir or
+// a package below it.
+func under(rel, dir string) bool {
+	return rel == dir || strings.HasPrefix(rel, dir+"/")
+}
+
+// isStd reports whether importPath belongs to the standard library: its
+// first element has no dot. "C" (cgo) is not standard library.
+func isStd(importPath string) bool {
+	if importPath == "C" {
+		return false
+	}
+	first, _, _ := strings.Cut(importPath, "/")
+	return !strings.Contains(first, ".")
+}
+
+// dep is one import seen from one package.
+type dep struct {
+	path     string // full import path
+	rel      string // path relative to the module root when inModule
+	inModule bool
+}
+
+// rule constrains the imports of the packages it applies to.
+type rule struct {
+	name string
+	// subject is the module-relative directory the rule protects; the rule
+	// is skipped while no package exists at or below it.
+	subject string
+	// appliesTo selects importers by module-relative path.
+	appliesTo func(importer string) bool
+	// tests also checks TestImports and XTestImports, not just Imports.
+	tests bool
+	// allowed reports whether importer may import d.
+	allowed func(importer string, d dep) bool
+	reason  string
+}
+
+var rules = []rule{
+	{
+		name:      "packet is stdlib only",
+		subject:   "internal/mqtt/packet",
+		appliesTo: func(p string) bool { return under(p, "internal/mqtt/packet") },
+		allowed: func(_ string, d dep) bool {
+			return isStd(d.path) || (d.inModule && under(d.rel, "internal/mqtt/packet"))
+		},
+		reason: "the MQTT codec is a pure leaf under the broker, the fuzzers and the future device SDK; " +
+			"third-party codecs belong in its tests only, as oracles",
+	},
+	{
+		name:      "topic is stdlib only",
+		subject:   "internal/mqtt/topic",
+		appliesTo: func(p string) bool { return under(p, "internal/mqtt/topic") },
+		allowed: func(_ string, d dep) bool {
+			return isStd(d.path) || (d.inModule && under(d.rel, "internal/mqtt/topic"))
+		},
+		reason: "topic names, filters and the subscription tree are pure logic the broker and policy engine share",
+	},
+	{
+		name:      "broker imports stdlib, x/ and mqtt only",
+		subject:   "internal/broker",
+		appliesTo: func(p string) bool { return under(p, "internal/broker") },
+		allowed: func(_ string, d dep) bool {
+			switch {
+			case isStd(d.path), strings.HasPrefix(d.path, "golang.org/x/"):
+				return true
+			case d.inModule:
+				return under(d.rel, "internal/mqtt") || under(d.rel, "internal/broker")
+			}
+			return false
+		},
+		reason: "the broker defines the interfaces it needs (Authenticator, SessionStore, Forwarder, ...) " +
+			"and the composition root plugs in implementations; it must not reach for transport, hub or third-party code",
+	},
+	{
+		name:      "transport has no module imports",
+		subject:   "internal/transport",
+		appliesTo: func(p string) bool { return under(p, "internal/transport") },
+		allowed: func(_ string, d dep) bool {
+			return !d.inModule || under(d.rel, "internal/transport")
+		},
+		reason: "transport owns sockets, TLS and WebSocket framing with no MQTT semantics; " +
+			"the composition root joins it to the broker",
+	},
+	{
+		name:    "testcert only from tests and bench",
+		subject: "internal/testcert",
+		// brokertest is the test harness (itself imported only by tests).
+		appliesTo: func(p string) bool {
+			return !under(p, "bench") && !under(p, "internal/testcert") && !under(p, "internal/brokertest")
+		},
+		allowed: func(_ string, d dep) bool {
+			return !d.inModule || !under(d.rel, "internal/testcert")
+		},
+		reason: "testcert mints throwaway CAs and keys; in a shipped binary it would be a path to trusting test keys",
+	},
+	{
+		name:      "hub only from cmd",
+		subject:   "internal/hub",
+		appliesTo: func(p string) bool { return !under(p, "cmd") && !under(p, "internal/hub") },
+		allowed: func(_ string, d dep) bool {
+			return !d.inModule || !under(d.rel, "internal/hub")
+		},
+		reason: "internal/hub is the composition root that knows every part; anything below importing it inverts the layers",
+	},
+	{
+		name:      "nothing imports cmd",
+		subject:   "cmd",
+		appliesTo: func(string) bool { return true },
+		tests:     true,
+		allowed: func(_ string, d dep) bool {
+			return !d.inModule || !under(d.rel, "cmd")
+		},
+		reason: "cmd/ holds programs, the top of the graph; shared code belongs in internal/",
+	},
+}
+
+func TestImportRules(t *testing.T) {
+	m := loadModule(t)
+	for _, r := range rules {
+		t.Run(r.name, func(t *testing.T) {
+			if !slices.ContainsFunc(m.pkgs, func(p listedPackage) bool {
+				rel, ok := m.rel(p.ImportPath)
+				return ok && under(rel, r.subject)
+			}) {
+				t.Skipf("no package at %s yet", r.subject)
+			}
+			var violations []string
+			for _, p := range m.pkgs {
+				importer, ok := m.rel(p.ImportPath)
+				if !ok || !r.appliesTo(importer) {
+					continue
+				}
+				check := func(list string, imports []string) {
+					for _, imp := range imports {
+						rel, in := m.rel(imp)
+						if !r.allowed(importer, dep{path: imp, rel: rel, inModule: in}) {
+							violations = append(violations, importer+" ("+list+") imports "+imp)
+						}
+					}
+				}
+				check("Imports", p.Imports)
+				if r.tests {
+					check("TestImports", p.TestImports)
+					check("XTestImports", p.XTestImports)
+				}
+			}
+			if len(violations) > 0 {
+				t.Errorf("%d import(s) break the rule %q:\n\t%s\nreason: %s",
+					len(violations), r.name, strings.Join(violations, "\n\t"), r.reason)
+			}
+		})
+	}
+}
+
+func TestPackageDocs(t *testing.T) {
+	const reason = "every package says what it owns and who may import it (STYLE.md rule 12)"
+	m := loadModule(t)
+	var missing []string
+	for _, p := range m.pkgs {
+		rel, ok := m.rel(p.ImportPath)
+		if !ok {
+			continue
+		}
+		if len(p.GoFiles)+len(p.CgoFiles) == 0 {
+			// Test-only directories have no package clause go doc reads.
+			continue
+		}
+		if strings.TrimSpace(p.Doc) == "" {
+			missing = append(missing, rel)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d package(s) have no package doc comment:\n\t%s\nreason: %s",
+			len(missing), strings.Join(missing, "\n\t"), reason)
+	}
+}
+
+// TestModuleListed guards the rules against passing vacuously: the listing
+// must contain this package.
+func TestModuleListed(t *testing.T) {
+	m := loadModule(t)
+	if !slices.ContainsFunc(m.pkgs, func(p listedPackage) bool { return p.ImportPath == m.path+"/internal/archtest" }) {
+		t.Fatalf("go list ./... in module %s did not list internal/archtest; got %d packages", m.path, len(m.pkgs))
+	}
+}
+
+func TestUnder(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		rel, dir string
+		want     bool
+	}{
+		{"internal/mqtt", "internal/mqtt", true},
+		{"internal/mqtt/packet", "internal/mqtt", true},
+		{"internal/mqttx", "internal/mqtt", false},
+		{"internal", "internal/mqtt", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rel+"_in_"+tt.dir, func(t *testing.T) {
+			t.Parallel()
+			if got := under(tt.rel, tt.dir); got != tt.want {
+				t.Errorf("under(%q, %q) = %v, want %v", tt.rel, tt.dir, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsStd(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{"net/http", true},
+		{"crypto/tls", true},
+		{"C", false},
+		{"golang.org/x/sync/errgroup", false},
+		{"github.com/thingcore/thingcore/internal/broker", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			t.Parallel()
+			if got := isStd(tt.path); got != tt.want {
+				t.Errorf("isStd(%q) = %v, want %v", tt.path, got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# install-deps.sh installs what thingcore's tests need beyond Go: the Debian
+# tools the interop tests drive (mosquitto, mosquitto-clients, nats-server,
+# openssl) and the npm clients in test/interop. It is idempotent: a rerun on a
+# machine that already has everything only checks and returns in seconds.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf 'install-deps: %s\n' "$*"; }
+
+# --- Debian packages -------------------------------------------------------
+# Each entry is "package:command"; a package counts as present when dpkg says
+# it is installed and its command is on PATH (or in an sbin directory, which a
+# non-root PATH may lack).
+apt_wanted=(
+	"mosquitto:mosquitto"
+	"mosquitto-clients:mosquitto_pub"
+	"nats-server:nats-server"
+	"openssl:openssl"
+)
+
+have_cmd() {
+	command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" || -x "/usr/bin/$1" || -x "/sbin/$1" ]]
+}
+
+missing=()
+for entry in "${apt_wanted[@]}"; do
+	pkg="${entry%%:*}"
+	cmd="${entry##*:}"
+	if dpkg -s "$pkg" >/dev/null 2>&1 && have_cmd "$cmd"; then
+		continue
+	fi
+	missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+	log "debian packages present: mosquitto mosquitto-clients nats-server openssl"
+else
+	sudo=()
+	if [[ "$(id -u)" -ne 0 ]]; then
+		if ! command -v sudo >/dev/null 2>&1; then
+			log "need root or sudo to install: ${missing[*]}" >&2
+			exit 1
+		fi
+		sudo=(sudo -n)
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	log "apt-get update"
+	"${sudo[@]}" apt-get update -q
+	log "apt-get install ${missing[*]}"
+	"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+# The mosquitto package may start a system broker on port 1883. Tests never
+# use it (each starts its own on a random port), so it is left alone.
+
+# --- npm clients for interop tests -------------------------------------------
+interop="$root/test/interop"
+if [[ -f "$interop/package-lock.json" ]]; then
+	if ! command -v npm >/dev/null 2>&1; then
+		log "npm not found; install node 20+ to run the interop tests" >&2
+		exit 1
+	fi
+	stamp="$interop/node_modules/.package-lock.json"
+	if [[ ! -d "$interop/node_modules" || ! -f "$stamp" || "$interop/package-lock.json" -nt "$stamp" ]]; then
+		# --ignore-scripts: aws-crt ships its prebuilt native addon inside the
+		# npm package; its install script would only try to rebuild it.
+		log "npm ci in test/interop"
+		(cd "$interop" && npm ci --ignore-scripts --no-audit --no-fund)
+		(cd "$interop" && node -e "require('aws-iot-device-sdk-v2'); require('aws-iot-device-sdk'); require('mqtt')")
+		log "npm clients load (aws-crt native addon included)"
+	else
+		log "test/interop/node_modules up to date"
+	fi
+fi
+
+log "done"
