@@ -1,0 +1,363 @@
+package broker
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/thingcore/thingcore/internal/mqtt/packet"
+)
+
+// readBufferSize is the per-connection read buffer. Small on purpose: an idle
+// device costs this much, and large packets are read straight into their own
+// allocation.
+const readBufferSize = 512
+
+// client is one network connection speaking MQTT. Its reader runs on the
+// goroutine that called ServeConn; a writer goroutine exists only while there
+// are bytes to write (see writer.go).
+type client struct {
+	b    *Broker
+	conn net.Conn
+	info ConnInfo
+	br   *bufio.Reader
+	log  *slog.Logger
+
+	// Set during CONNECT, read-only afterwards.
+	version       byte
+	clientID      string
+	principal     Principal
+	sess          *session
+	keepAlive     time.Duration
+	maxPacketOut  uint32 // client's Maximum Packet Size; 0 means no limit
+	receiveMax    int    // outbound QoS>0 window
+	lcVersion     int64  // lifecycle versionNumber
+	connected     bool   // CONNACK accepted was sent
+	will          *Message
+	willDelay     time.Duration
+	problemDetail bool // v5 Request Problem Information (default true)
+
+	// Reader-goroutine state.
+	aliases   map[uint16]string
+	rateStart time.Time
+	rateCount int
+
+	// Outbound state, guarded by wmu (lock order: session.mu, then wmu).
+	wmu       sync.Mutex
+	wbuf      []byte
+	writing   bool
+	wclosed   bool
+	congested bool
+	writerWG  sync.WaitGroup
+
+	// Disconnect bookkeeping.
+	closeOnce   sync.Once
+	closeMu     sync.Mutex
+	closeReason string // AWS disconnectReason
+	closeDetail string
+	clientDisc  bool // the client sent DISCONNECT
+	sendWill    bool
+	done        chan struct{} // closed when cleanup has finished
+}
+
+func newClient(b *Broker, conn net.Conn, info ConnInfo) *client {
+	return &client{
+		b:             b,
+		conn:          conn,
+		info:          info,
+		br:            bufio.NewReaderSize(conn, readBufferSize),
+		log:           b.log,
+		problemDetail: true,
+		done:          make(chan struct{}),
+	}
+}
+
+// errClose ends the read loop after a protocol decision was already acted on.
+var errClose = errors.New("close")
+
+// serve runs the connection: CONNECT, then packets until the end.
+func (c *client) serve() {
+	defer close(c.done)
+	if err := c.handshake(); err != nil {
+		c.closeConn()
+		c.shutdownWriter()
+		return
+	}
+	c.b.stats.Connections.Add(1)
+	err := c.readLoop()
+	c.b.stats.Connections.Add(-1)
+	c.finish(err)
+}
+
+// handshake reads CONNECT, authenticates, installs the session and sends
+// CONNACK. On failure it has already answered the client and logged why.
+func (c *client) handshake() error {
+	_ = c.conn.SetReadDeadline(c.b.now().Add(c.b.cfg.ConnectTimeout))
+	p, err := packet.Read(c.br, packet.Version5, c.b.maxPacket)
+	if err != nil {
+		c.logReadError("before CONNECT", err)
+		var pe *packet.Error
+		if errors.As(err, &pe) && pe.Code == packet.UnsupportedProtocolVersion {
+			// Answer in 3.1.1 form, which every version understands.
+			c.writeNow(&packet.Connack{ReasonCode: packet.RetUnacceptableProtocolVersion}, packet.Version311)
+		}
+		return err
+	}
+	cp, ok := p.(*packet.Connect)
+	if !ok {
+		c.log.Info("mqtt: first packet is not CONNECT; closing", "remote_addr", c.remote(), "packet", p.Type().String())
+		return errClose
+	}
+	return c.connect(cp)
+}
+
+func (c *client) remote() string {
+	if c.info.RemoteAddr != nil {
+		return c.info.RemoteAddr.String()
+	}
+	if a := c.conn.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+func (c *client) logReadError(when string, err error) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		c.log.Debug("mqtt: connection closed "+when, "remote_addr", c.remote(), "client_id", c.clientID)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.log.Info("mqtt: no CONNECT within the connect timeout; closing", "remote_addr", c.remote(),
+			"timeout", c.b.cfg.ConnectTimeout.String())
+	default:
+		c.log.Info("mqtt: bad packet "+when+"; closing", "remote_addr", c.remote(), "client_id", c.clientID, "reason", err.Error())
+	}
+}
+
+// readLoop reads and handles packets until an error or a DISCONNECT.
+func (c *client) readLoop() error {
+	grace := c.keepAlive + c.keepAlive/2
+	var pub packet.Publish
+	for {
+		_ = c.conn.SetReadDeadline(c.b.now().Add(grace))
+		header, remaining, err := packet.ReadFixedHeader(c.br, c.b.maxPacket)
+		if err != nil {
+			return err
+		}
+		body := make([]byte, remaining)
+		if _, err := io.ReadFull(c.br, body); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		if packet.Type(header>>4) == packet.PUBLISH {
+			pub = packet.Publish{}
+			if err := packet.DecodePublish(header, body, c.version, &pub); err != nil {
+				return err
+			}
+			if err := c.handlePublish(&pub); err != nil {
+				return err
+			}
+			continue
+		}
+		p, err := packet.Decode(header, body, c.version)
+		if err != nil {
+			return err
+		}
+		if err := c.handle(p); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *client) handle(p packet.Packet) error {
+	switch p := p.(type) {
+	case *packet.Ack:
+		return c.handleAck(p)
+	case *packet.Subscribe:
+		return c.handleSubscribe(p)
+	case *packet.Unsubscribe:
+		return c.handleUnsubscribe(p)
+	case *packet.Pingreq:
+		c.send(&packet.Pingresp{})
+		return nil
+	case *packet.Disconnect:
+		return c.handleDisconnect(p)
+	case *packet.Connect:
+		return c.protocolError(packet.ProtocolError, ReasonClientError, "second CONNECT on one connection")
+	case *packet.Auth:
+		return c.protocolError(packet.ProtocolError, ReasonClientError, "AUTH is not supported")
+	default:
+		return c.protocolError(packet.ProtocolError, ReasonClientError, fmt.Sprintf("%s is not sent by clients", p.Type()))
+	}
+}
+
+// protocolError disconnects the client for a violation: v5 gets a DISCONNECT
+// with code; both versions are closed.
+func (c *client) protocolError(code packet.ReasonCode, reason, detail string) error {
+	c.setClose(reason, detail, true)
+	c.log.Warn("mqtt: disconnecting client", "client_id", c.clientID, "remote_addr", c.remote(),
+		"reason", detail, "reason_code", fmt.Sprintf("0x%02X", byte(code)))
+	if c.version == packet.Version5 {
+		d := &packet.Disconnect{ReasonCode: code}
+		if c.problemDetail {
+			d.Properties.ReasonString = detail
+			d.Properties.Set(packet.PropReasonString)
+		}
+		c.writeNow(d, c.version)
+	}
+	return errClose
+}
+
+func (c *client) handleDisconnect(d *packet.Disconnect) error {
+	if c.version == packet.Version5 && d.Properties.Has(packet.PropSessionExpiryInterval) {
+		s := c.sess
+		s.mu.Lock()
+		wasZero := s.expiry == 0
+		s.mu.Unlock()
+		if wasZero && d.Properties.SessionExpiryInterval != 0 {
+			return c.protocolError(packet.ProtocolError, ReasonClientError, "DISCONNECT raises a session expiry of 0")
+		}
+		s.setExpiry(c.b.clampExpiry(d.Properties.SessionExpiryInterval))
+	}
+	withWill := c.version == packet.Version5 && d.ReasonCode == packet.DisconnectWithWill
+	c.closeMu.Lock()
+	c.clientDisc = true
+	c.closeReason = ReasonClientInitiated
+	c.closeDetail = "client sent DISCONNECT"
+	c.sendWill = withWill
+	c.closeMu.Unlock()
+	return errClose
+}
+
+// setClose records why the connection ends, the first reason winning.
+func (c *client) setClose(reason, detail string, will bool) {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closeReason != "" {
+		return
+	}
+	c.closeReason = reason
+	c.closeDetail = detail
+	c.sendWill = will
+}
+
+// kick disconnects the client from outside its goroutine (takeover,
+// deactivation, shutdown).
+func (c *client) kick(code packet.ReasonCode, reason, detail string) {
+	c.setClose(reason, detail, true)
+	if c.version == packet.Version5 && c.connected {
+		d := &packet.Disconnect{ReasonCode: code}
+		if c.problemDetail && detail != "" {
+			d.Properties.ReasonString = detail
+			d.Properties.Set(packet.PropReasonString)
+		}
+		c.sendAndClose(d)
+		return
+	}
+	c.closeConn()
+}
+
+func (c *client) closeConn() {
+	c.closeOnce.Do(func() { _ = c.conn.Close() })
+}
+
+// finish runs once the read loop has ended: it works out why, stops the
+// writer, detaches the session and publishes the will.
+func (c *client) finish(err error) {
+	switch {
+	case err == nil || errors.Is(err, errClose):
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if c.setCloseIfEmpty(ReasonKeepAliveTimeout, fmt.Sprintf("no packet for 1.5 × keep-alive (%s)", c.keepAlive)) {
+			c.log.Info("mqtt: keep-alive timeout", "client_id", c.clientID, "remote_addr", c.remote(), "keep_alive", c.keepAlive.String())
+			if c.version == packet.Version5 {
+				c.writeNow(&packet.Disconnect{ReasonCode: packet.KeepAliveTimeout}, c.version)
+			}
+		}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), isConnReset(err):
+		c.setCloseIfEmpty(ReasonConnectionLost, "connection closed without DISCONNECT")
+	default:
+		var pe *packet.Error
+		if errors.As(err, &pe) {
+			_ = c.protocolError(pe.Code, ReasonClientError, pe.Reason)
+		} else {
+			c.setCloseIfEmpty(ReasonConnectionLost, err.Error())
+		}
+	}
+	c.closeConn()
+	c.shutdownWriter()
+
+	c.closeMu.Lock()
+	reason, detail, clientDisc, sendWill := c.closeReason, c.closeDetail, c.clientDisc, c.sendWill
+	c.closeMu.Unlock()
+	if clientDisc && !sendWill {
+		c.will = nil
+	}
+	c.b.detach(c, reason)
+	c.log.Info("mqtt: client disconnected", "client_id", c.clientID, "remote_addr", c.remote(),
+		"reason", reason, "detail", detail)
+	c.b.emit(Event{
+		Kind: EventDisconnected, ClientID: c.clientID, PrincipalID: principalID(c.principal),
+		SessionID: c.sess.sessionID, VersionNumber: c.lcVersion, ProtocolVersion: c.version,
+		DisconnectReason: reason, ClientInitiated: clientDisc, Detail: detail,
+		PersistentSession: c.sess.isPersistent(),
+	})
+}
+
+func (c *client) setCloseIfEmpty(reason, detail string) bool {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closeReason != "" {
+		return false
+	}
+	c.closeReason, c.closeDetail, c.sendWill = reason, detail, true
+	return true
+}
+
+func isConnReset(err error) bool {
+	var ne *net.OpError
+	return errors.As(err, &ne)
+}
+
+func principalID(p Principal) string {
+	if p == nil {
+		return ""
+	}
+	return p.ID()
+}
+
+// authorize asks the Authorizer, logging a denial with its reason.
+func (c *client) authorize(a Action, resource string) error {
+	err := c.b.deps.Authorizer.Authorize(c.principal, c.clientID, a, resource)
+	if err != nil {
+		c.log.Warn("mqtt: action denied", "client_id", c.clientID, "cert_id", principalID(c.principal),
+			"action", a.String(), "resource", resource, "reason", err.Error())
+	}
+	return err
+}
+
+// allowRate applies the per-connection publish rate (PublishRate per second).
+func (c *client) allowRate() bool {
+	limit := c.b.cfg.PublishRate
+	if limit < 0 {
+		return true
+	}
+	now := c.b.now()
+	if now.Sub(c.rateStart) >= time.Second {
+		c.rateStart, c.rateCount = now, 0
+	}
+	c.rateCount++
+	return c.rateCount <= limit
+}
+
+// ctx returns a context for store calls made on behalf of this client.
+func (c *client) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 10*time.Second)
+}

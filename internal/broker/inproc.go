@@ -1,0 +1,52 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/thingcore/thingcore/internal/mqtt/packet"
+	"github.com/thingcore/thingcore/internal/mqtt/topic"
+)
+
+// Publish publishes m on behalf of an in-process service (the shadow service,
+// the console). Services are trusted: no authorization and no reserved-topic
+// rules apply, but the topic must be valid. m must not be modified afterwards.
+func (b *Broker) Publish(m *Message) error {
+	if b.isClosed() {
+		return ErrServerClosed
+	}
+	if err := topic.ValidateName(m.Topic); err != nil {
+		return fmt.Errorf("broker: publish: %w", err)
+	}
+	if m.QoS > 2 {
+		return errors.New("broker: publish: QoS must be 0, 1 or 2")
+	}
+	if m.Created.IsZero() {
+		m.Created = b.now()
+	}
+	if m.Retain {
+		if code, why := b.storeRetained(m); code != packet.Success {
+			return fmt.Errorf("broker: publish %s: %s", m.Topic, why)
+		}
+	}
+	b.route(m)
+	return nil
+}
+
+// Subscribe registers an in-process subscription. handler is called for every
+// matching message, on the publisher's goroutine: it must be quick and must
+// not block (hand work to a queue of your own). Shared filters are allowed.
+// Call the returned function to unsubscribe.
+func (b *Broker) Subscribe(filter string, handler func(*Message)) (unsubscribe func(), err error) {
+	if err := topic.ValidateFilter(filter); err != nil {
+		return nil, fmt.Errorf("broker: subscribe %q: %w", filter, err)
+	}
+	if handler == nil {
+		return nil, errors.New("broker: subscribe: nil handler")
+	}
+	id := "$inproc/" + strconv.FormatUint(b.seq.Add(1), 10)
+	s := &session{b: b, id: id, handler: handler}
+	b.subs.Subscribe(filter, s, subOptions{qos: 2})
+	return func() { b.subs.Unsubscribe(filter, s) }, nil
+}

@@ -1,0 +1,372 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Listener accepts connections on one address and serves each ready
+// connection with the Handler. Create it with New.
+type Listener struct {
+	cfg     Config
+	tlsCfg  *tls.Config // nil for plain kinds
+	handler Handler
+	log     *slog.Logger
+
+	// httpLn receives connections meant for HTTP: for "tls-mux" those
+	// HTTPListener returns, for "ws"/"wss" the WebSocket upgrade requests
+	// served by wsSrv. Nil for the other kinds.
+	httpLn *connListener
+	wsSrv  *http.Server
+
+	done chan struct{} // closed when Shutdown starts
+
+	mu      sync.Mutex // guards the fields below
+	ln      net.Listener
+	serving bool
+	closing bool
+	conns   map[net.Conn]connState // keyed by the accepted TCP conn
+	// wg counts tracked connections: each one is Done when untracked.
+	// Add happens only under mu while !closing.
+	wg sync.WaitGroup
+}
+
+type connState int8
+
+const (
+	stateHandshake connState = iota // TLS handshake or WebSocket upgrade
+	stateActive                     // in the Handler
+)
+
+// New validates cfg and returns a Listener that has not started. tlsConfig
+// is required for kinds "tls", "wss" and "tls-mux" (see ServerTLSConfig) and
+// must be nil otherwise; New works on a clone: "wss" serves ALPN
+// "http/1.1", "tls-mux" adds "x-amzn-http-ca" and "http/1.1". A nil log
+// discards.
+func New(cfg Config, tlsConfig *tls.Config, h Handler, log *slog.Logger) (*Listener, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, fmt.Errorf("transport: %s: handler is nil", cfg.Name)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	l := &Listener{
+		cfg:     cfg,
+		handler: h,
+		log:     log.With("listener", cfg.Name, "kind", string(cfg.Kind)),
+		done:    make(chan struct{}),
+		conns:   make(map[net.Conn]connState),
+	}
+	switch {
+	case cfg.Kind.usesTLS() && tlsConfig == nil:
+		return nil, fmt.Errorf("transport: %s: kind %s needs a tls config", cfg.Name, cfg.Kind)
+	case !cfg.Kind.usesTLS() && tlsConfig != nil:
+		return nil, fmt.Errorf("transport: %s: kind %s is plain but a tls config was given", cfg.Name, cfg.Kind)
+	case tlsConfig != nil:
+		if len(tlsConfig.Certificates) == 0 && tlsConfig.GetCertificate == nil && tlsConfig.GetConfigForClient == nil {
+			return nil, fmt.Errorf("transport: %s: tls config has no certificate", cfg.Name)
+		}
+		l.tlsCfg = tlsConfig.Clone()
+		switch cfg.Kind {
+		case KindWSS:
+			l.tlsCfg.NextProtos = []string{ALPNHTTP11}
+		case KindTLSMux:
+			for _, p := range []string{ALPNAmazonHTTP, ALPNHTTP11} {
+				if !slices.Contains(l.tlsCfg.NextProtos, p) {
+					l.tlsCfg.NextProtos = append(l.tlsCfg.NextProtos, p)
+				}
+			}
+		}
+	}
+	if cfg.Kind == KindTLSMux || cfg.Kind.websocket() {
+		l.httpLn = newConnListener(l.Addr)
+	}
+	if cfg.Kind.websocket() {
+		l.wsSrv = l.newWebSocketServer()
+	}
+	return l, nil
+}
+
+// Listen binds the address so that Addr is known before Serve. Calling it
+// again does nothing; after Shutdown it returns ErrServerClosed.
+func (l *Listener) Listen() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return ErrServerClosed
+	}
+	if l.ln != nil {
+		return nil
+	}
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", l.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("transport: %s: listen: %w", l.cfg.Name, err)
+	}
+	l.ln = ln
+	return nil
+}
+
+// Addr returns the bound address, or nil before Listen.
+func (l *Listener) Addr() net.Addr {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ln == nil {
+		return nil
+	}
+	return l.ln.Addr()
+}
+
+// HTTPListener returns, for kind "tls-mux", the listener of connections whose
+// ALPN is not MQTT ("http/1.1", "h2", "x-amzn-http-ca" or none), TLS
+// handshake done, for an http.Server to Serve on; nil for other kinds. Such
+// a connection belongs to the http.Server once accepted. A connection not
+// accepted within HandshakeTimeout is closed. Shutdown closes it; shut the
+// http.Server down separately. Set the server's ConnContext to
+// HTTPConnContext and read a request's TLS state with RequestTLS: net/http
+// does not know ALPN "x-amzn-http-ca", so those connections are served as
+// HTTP/1.1 with Request.TLS nil. ALPN "h2" is negotiated only if the
+// tls.Config given to New lists it (then the http.Server must serve h2).
+func (l *Listener) HTTPListener() net.Listener {
+	if l.cfg.Kind != KindTLSMux {
+		return nil
+	}
+	return l.httpLn
+}
+
+// Serve accepts connections until Shutdown or the end of ctx, then returns
+// ErrServerClosed; other errors come from Listen or a failed accept. It
+// calls Listen if needed. The end of ctx shuts down at once: connections in
+// handlers are closed, and Serve returns after the handlers have.
+func (l *Listener) Serve(ctx context.Context) error {
+	if err := l.Listen(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		return ErrServerClosed
+	}
+	if l.serving {
+		l.mu.Unlock()
+		return fmt.Errorf("transport: %s: serve called twice", l.cfg.Name)
+	}
+	l.serving = true
+	ln := l.ln
+	l.mu.Unlock()
+
+	shutDown := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(shutDown)
+		_ = l.Shutdown(ctx) // ctx is done: close everything now
+	})
+	defer func() {
+		if !stop() {
+			<-shutDown
+		}
+	}()
+
+	if l.wsSrv != nil {
+		wsDone := make(chan struct{})
+		go func() {
+			defer close(wsDone)
+			_ = l.wsSrv.Serve(l.httpLn) // returns when httpLn or wsSrv closes
+		}()
+		defer func() {
+			l.httpLn.Close()
+			<-wsDone
+		}()
+	}
+
+	l.log.Info("transport: listening", "addr", ln.Addr().String())
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-l.done:
+				return ErrServerClosed
+			default:
+			}
+			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				l.log.Warn("transport: accept failed; retrying", "retry_in", delay, "error", err)
+				t := time.NewTimer(delay)
+				select {
+				case <-t.C:
+				case <-l.done:
+					t.Stop()
+					return ErrServerClosed
+				}
+				continue
+			}
+			return fmt.Errorf("transport: %s: accept: %w", l.cfg.Name, err)
+		}
+		delay = 0
+		if !l.track(c) {
+			c.Close()
+			continue
+		}
+		go l.serveConn(c)
+	}
+}
+
+// Shutdown stops accepting, closes connections still in the TLS handshake
+// or WebSocket upgrade, and waits for running handlers until ctx ends; then
+// it closes their connections, waits for the handlers to return and returns
+// ctx.Err(). It is safe to call more than once and concurrently.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	l.mu.Lock()
+	if !l.closing {
+		l.closing = true
+		close(l.done)
+		if l.ln != nil {
+			l.ln.Close()
+		}
+		for c, st := range l.conns {
+			if st == stateHandshake {
+				c.Close()
+			}
+		}
+	}
+	l.mu.Unlock()
+	if l.httpLn != nil {
+		l.httpLn.Close()
+	}
+	if l.wsSrv != nil {
+		l.wsSrv.Close() // closes upgrades not yet in our handler; hijacked conns are tracked here
+	}
+
+	idle := make(chan struct{})
+	go func() {
+		defer close(idle)
+		l.wg.Wait()
+	}()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	for c := range l.conns {
+		c.Close()
+	}
+	l.mu.Unlock()
+	<-idle
+	return ctx.Err()
+}
+
+// serveConn runs on the connection's goroutine: handshake, then the
+// Handler or a hand-off to HTTP.
+func (l *Listener) serveConn(raw net.Conn) {
+	defer l.untrack(raw)
+	start := time.Now()
+	conn := raw
+	var state *tls.ConnectionState
+	if l.tlsCfg != nil {
+		_ = raw.SetDeadline(start.Add(l.cfg.HandshakeTimeout))
+		tc := tls.Server(raw, l.tlsCfg)
+		if err := tc.Handshake(); err != nil {
+			raw.Close()
+			if !l.isClosing() {
+				l.log.Info("transport: handshake failed", "remote_addr", raw.RemoteAddr().String(),
+					"reason", handshakeReason(err, l.cfg.HandshakeTimeout), "error", err.Error())
+			}
+			return
+		}
+		cs := tc.ConnectionState()
+		state, conn = &cs, tc
+		l.log.Debug("transport: tls handshake done", "remote_addr", raw.RemoteAddr().String(),
+			"sni", cs.ServerName, "alpn", cs.NegotiatedProtocol,
+			"tls_version", tls.VersionName(cs.Version), "cipher_suite", tls.CipherSuiteName(cs.CipherSuite))
+	}
+	_ = raw.SetDeadline(time.Time{})
+
+	if l.cfg.Kind.websocket() || l.cfg.Kind == KindTLSMux && !isMQTTProto(state.NegotiatedProtocol) {
+		// The HTTP server sets its own deadlines.
+		if tc, ok := conn.(*tls.Conn); ok && state.NegotiatedProtocol == ALPNAmazonHTTP {
+			conn = amazonHTTPConn{tc}
+		}
+		if !l.httpLn.deliver(conn, start.Add(l.cfg.HandshakeTimeout)) {
+			raw.Close()
+		}
+		return
+	}
+	if !l.setActive(raw) {
+		raw.Close()
+		return
+	}
+	l.runHandler(conn, Meta{
+		Listener:   l.cfg.Name,
+		Kind:       l.cfg.Kind,
+		RemoteAddr: raw.RemoteAddr(),
+		LocalAddr:  raw.LocalAddr(),
+		TLS:        state,
+	})
+}
+
+func isMQTTProto(p string) bool { return p == ALPNAmazonMQTT || p == ALPNMQTT }
+
+// runHandler calls the Handler and closes conn after it. A panic is logged
+// with its stack, as net/http does, and does not take the process down.
+func (l *Listener) runHandler(conn net.Conn, meta Meta) {
+	defer func() {
+		if p := recover(); p != nil {
+			l.log.Error("transport: handler panic", "remote_addr", meta.RemoteAddr.String(),
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+		conn.Close()
+	}()
+	l.handler(conn, meta)
+}
+
+// track registers c as handshaking and counts it in wg; false if shutting
+// down.
+func (l *Listener) track(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return false
+	}
+	l.conns[c] = stateHandshake
+	l.wg.Add(1)
+	return true
+}
+
+// setActive marks c as in the Handler; false if shutting down.
+func (l *Listener) setActive(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return false
+	}
+	l.conns[c] = stateActive
+	return true
+}
+
+func (l *Listener) untrack(c net.Conn) {
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+	l.wg.Done()
+}
+
+func (l *Listener) isClosing() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
