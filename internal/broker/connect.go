@@ -69,7 +69,10 @@ func (c *client) connect(cp *packet.Connect) error {
 		if w.Retain && topicIsReserved(w.Topic) {
 			return c.refuse(packet.TopicNameInvalid, "CLIENT_ERROR", "a will on a $ topic cannot be retained")
 		}
-		if b.reserved && !reservedPublishAllowed(w.Topic) {
+		// Only '$' topics are subject to the reserved-topic rules; every
+		// ordinary will topic used to be refused here (fixed by the broker
+		// integration tests, will_test.go).
+		if b.reserved && topicIsReserved(w.Topic) && !reservedPublishAllowed(w.Topic) {
 			return c.refuse(packet.NotAuthorized, ReasonAuthorizationFailed, "will topic "+w.Topic+" is a reserved topic clients may not publish to")
 		}
 		m := &Message{Topic: w.Topic, Payload: w.Payload, QoS: w.QoS, Retain: w.Retain, PublisherID: c.clientID}

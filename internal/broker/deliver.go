@@ -97,15 +97,17 @@ func (s *session) pump(c *client) {
 		} else if _, busy := s.inflight[om.packetID]; busy {
 			om.packetID = s.newPacketID()
 		}
-		if !c.sendPublish(om.msg, om.qos, om.packetID, om.retain, om.dup, om.subIDs) {
+		if om.released {
+			// QoS 2 past PUBREC: only the PUBREL is resent, never the PUBLISH
+			// (MQTT 5 §4.4, 3.1.1 §4.4). This used to resend the PUBLISH too
+			// (found by TestInflightOnResume).
+			c.send(&packet.Ack{Kind: packet.PUBREL, PacketID: om.packetID})
+		} else if !c.sendPublish(om.msg, om.qos, om.packetID, om.retain, om.dup, om.subIDs) {
 			// Too large for the client: dropped as if delivered (MQTT 5 §3.1.2.25).
 			if om.seq != 0 {
 				done = append(done, om.seq)
 			}
 			continue
-		}
-		if om.released {
-			c.send(&packet.Ack{Kind: packet.PUBREL, PacketID: om.packetID})
 		}
 		om.sentAt = b.now()
 		if s.inflight == nil {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	pahov3 "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.golang/paho"
+	pahov3 "github.com/eclipse/paho.mqtt.golang"
 	"go.uber.org/goleak"
 
 	"github.com/thingcore/thingcore/internal/broker"
@@ -49,6 +49,16 @@ func rawClient(t *testing.T, addr string, v byte, id string) *raw {
 	return r
 }
 
+// connectOK sends cp and fails unless the CONNACK accepts it.
+func (r *raw) connectOK(cp *packet.Connect) *packet.Connack {
+	r.t.Helper()
+	ack := r.connect(cp)
+	if ack.ReasonCode != packet.Success {
+		r.t.Fatalf("CONNACK 0x%02X (%q), want 0", byte(ack.ReasonCode), ack.Properties.ReasonString)
+	}
+	return ack
+}
+
 // pub sends a PUBLISH and, for QoS 1, waits for its PUBACK and returns it.
 func (r *raw) pub(topicName string, qos byte, id uint16, payload string) *packet.Ack {
 	r.t.Helper()
@@ -70,7 +80,8 @@ func (r *raw) expectAck(kind packet.Type, id uint16) *packet.Ack {
 		p := r.recv()
 		a, ok := p.(*packet.Ack)
 		if !ok {
-			if _, isPub := p.(*packet.Publish); isPub {
+			if pub, isPub := p.(*packet.Publish); isPub {
+				r.stash = append(r.stash, pub)
 				continue
 			}
 			r.t.Fatalf("got %s, want %s %d", p.Type(), kind, id)
@@ -159,6 +170,9 @@ func barrier(t *testing.T, r, pub *raw, what string) {
 // timer, or the client is gone).
 func (r *raw) expectSilence(d time.Duration) {
 	r.t.Helper()
+	if len(r.stash) > 0 {
+		r.t.Fatalf("got PUBLISH %s %q, want none", r.stash[0].Topic, r.stash[0].Payload)
+	}
 	deadline := time.Now().Add(d)
 	for {
 		p, err := r.read(time.Until(deadline))
@@ -169,6 +183,30 @@ func (r *raw) expectSilence(d time.Duration) {
 			r.t.Fatalf("got PUBLISH %s %q, want none", pub.Topic, pub.Payload)
 		}
 	}
+}
+
+// startWithRules runs a broker whose authorizer is rules.
+func startWithRules(t *testing.T, rules *brokertest.Rules) *brokertest.Server {
+	t.Helper()
+	return brokertest.Start(t, brokertest.Options{Config: noRate(), Authorizer: rules})
+}
+
+// waitDisconnected waits until the broker has finished with id's (latest)
+// connection and returns the disconnected event.
+func waitDisconnected(t *testing.T, srv *brokertest.Server, id string) broker.Event {
+	t.Helper()
+	return srv.Events.Wait(t, wait, id+" disconnected", func(ev broker.Event) bool {
+		return ev.Kind == broker.EventDisconnected && ev.ClientID == id
+	})
+}
+
+// waitRetained waits until topicName has a retained message.
+func waitRetained(t *testing.T, srv *brokertest.Server, topicName string) {
+	t.Helper()
+	brokertest.Eventually(t, wait, "retained message on "+topicName, func() bool {
+		_, ok := srv.Broker.Retained(topicName)
+		return ok
+	})
 }
 
 // --- paho.mqtt.golang (MQTT 3.1.1) ---

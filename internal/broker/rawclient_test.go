@@ -16,6 +16,9 @@ type raw struct {
 	conn    net.Conn
 	br      *bufio.Reader
 	version byte
+	// stash holds PUBLISH packets read while waiting for another packet
+	// (expectAck); nextPublish returns them first.
+	stash []*packet.Publish
 }
 
 func dialRaw(t testing.TB, addr string, version byte) *raw {
@@ -107,12 +110,20 @@ func (r *raw) subscribe(id uint16, subs ...packet.Subscription) *packet.Suback {
 		if s, ok := p.(*packet.Suback); ok {
 			return s
 		}
+		if pub, ok := p.(*packet.Publish); ok {
+			r.stash = append(r.stash, pub)
+		}
 	}
 }
 
 // nextPublish reads packets until a PUBLISH arrives.
 func (r *raw) nextPublish() *packet.Publish {
 	r.t.Helper()
+	if len(r.stash) > 0 {
+		p := r.stash[0]
+		r.stash = r.stash[1:]
+		return p
+	}
 	for {
 		p := r.recv()
 		if pub, ok := p.(*packet.Publish); ok {

@@ -23,14 +23,6 @@ func persistentConnect(v byte, id string, expiry uint32) *packet.Connect {
 	return c
 }
 
-// waitOffline waits until the broker has processed id's disconnect.
-func waitOffline(t *testing.T, srv *brokertest.Server, id string) {
-	t.Helper()
-	srv.Events.Wait(t, wait, id+" disconnected", func(ev broker.Event) bool {
-		return ev.Kind == broker.EventDisconnected && ev.ClientID == id
-	})
-}
-
 func TestPersistentSessionResume(t *testing.T) {
 	const n = 5
 	for _, v := range versions {
@@ -42,13 +34,14 @@ func TestPersistentSessionResume(t *testing.T) {
 			}
 			sub.sub("s/#", 1)
 			sub.conn.Close()
-			waitOffline(t, srv, "sub")
+			waitDisconnected(t, srv, "sub")
 
 			pub := rawClient(t, srv.Addr, v.v, "pub")
 			for i := range n {
 				pub.pub("s/x", 1, uint16(i+1), fmt.Sprint(i))
 			}
 			pub.pub("s/x", 0, 0, "qos0-not-kept")
+			pub.pub("sync", 1, 99, "") // the QoS 0 publish has been routed once this is acknowledged
 
 			sub = dialRaw(t, srv.Addr, v.v)
 			ack := sub.connect(persistentConnect(v.v, "sub", 300))
@@ -74,7 +67,7 @@ func TestPersistentSessionResume(t *testing.T) {
 			sub.connect(persistentConnect(v.v, "sub", 300))
 			sub.sub("s/#", 1)
 			sub.conn.Close()
-			waitOffline(t, srv, "sub")
+			waitDisconnected(t, srv, "sub")
 			pub := rawClient(t, srv.Addr, v.v, "pub")
 			pub.pub("s/x", 1, 1, "queued")
 
@@ -94,7 +87,7 @@ func TestPersistentSessionResume(t *testing.T) {
 		sub := connectV3(t, srv.Addr, "sub", false)
 		sub.mustSubscribe(t, "s/#", 1)
 		sub.Disconnect(50)
-		waitOffline(t, srv, "sub")
+		waitDisconnected(t, srv, "sub")
 		pub := connectV3(t, srv.Addr, "pub", true)
 		for i := range n {
 			pub.mustPublish(t, "s/x", 1, false, fmt.Sprint(i))
@@ -112,7 +105,7 @@ func TestPersistentSessionResume(t *testing.T) {
 		sub := connectV5(t, srv.Addr, cp)
 		sub.mustSubscribe(t, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "s/#", QoS: 1}}})
 		_ = sub.Disconnect(&paho.Disconnect{})
-		waitOffline(t, srv, "sub")
+		waitDisconnected(t, srv, "sub")
 		pub := connectV5(t, srv.Addr, &paho.Connect{ClientID: "pub", CleanStart: true, KeepAlive: 60})
 		for i := range n {
 			pub.mustPublish(t, &paho.Publish{Topic: "s/x", QoS: 1, Payload: []byte(fmt.Sprint(i))})
@@ -136,7 +129,7 @@ func TestSessionEnds(t *testing.T) {
 		c.connect(&packet.Connect{ClientID: "c", KeepAlive: 60}) // no Session Expiry: 0
 		c.sub("a", 1)
 		c.conn.Close()
-		waitOffline(t, srv, "c")
+		waitDisconnected(t, srv, "c")
 		c = dialRaw(t, srv.Addr, packet.Version5)
 		if ack := c.connect(persistentConnect(packet.Version5, "c", 300)); ack.SessionPresent {
 			t.Fatal("CONNACK session present = true, want false (expiry 0 ended the session)")
@@ -149,7 +142,7 @@ func TestSessionEnds(t *testing.T) {
 		d := &packet.Disconnect{}
 		d.Properties.Set(packet.PropSessionExpiryInterval) // value 0
 		c.send(d)
-		waitOffline(t, srv, "c")
+		waitDisconnected(t, srv, "c")
 		c = dialRaw(t, srv.Addr, packet.Version5)
 		if ack := c.connect(persistentConnect(packet.Version5, "c", 300)); ack.SessionPresent {
 			t.Fatal("CONNACK session present = true, want false (DISCONNECT set expiry 0)")
@@ -171,7 +164,7 @@ func TestSessionEnds(t *testing.T) {
 		c.connect(persistentConnect(packet.Version5, "c", 1))
 		c.sub("a", 1)
 		c.conn.Close()
-		waitOffline(t, srv, "c")
+		waitDisconnected(t, srv, "c")
 		brokertest.Eventually(t, wait, "session to expire", func() bool {
 			return srv.Broker.Snapshot().Sessions == 0
 		})
@@ -198,7 +191,7 @@ func TestSessionEnds(t *testing.T) {
 			c.connect(persistentConnect(tc.from, "c", 300))
 			c.sub("a", 1)
 			c.conn.Close()
-			waitOffline(t, srv, "c")
+			waitDisconnected(t, srv, "c")
 			c = dialRaw(t, srv.Addr, tc.to)
 			if ack := c.connect(persistentConnect(tc.to, "c", 300)); ack.SessionPresent {
 				t.Fatal("CONNACK session present = true across protocol versions, want false")
@@ -208,4 +201,70 @@ func TestSessionEnds(t *testing.T) {
 			barrier(t, c, pub, "subscription of the other version's session")
 		})
 	}
+}
+
+// TestInflightOnResume checks what a resumed session resends: unacknowledged
+// QoS 1 messages with DUP and their packet id, and for QoS 2 messages already
+// acknowledged with PUBREC only the PUBREL (MQTT 5 §4.4, 3.1.1 §4.4).
+func TestInflightOnResume(t *testing.T) {
+	for _, v := range versions {
+		t.Run(v.name+"/qos1-resent-with-dup", func(t *testing.T) {
+			srv := start(t, noRate())
+			sub := dialRaw(t, srv.Addr, v.v)
+			sub.connectOK(persistentConnect(v.v, "sub", 300))
+			sub.sub("in/#", 1)
+			pub := rawClient(t, srv.Addr, v.v, "pub")
+			pub.pub("in/a", 1, 1, "x")
+			first := sub.nextPublish() // not acknowledged
+			sub.conn.Close()
+			waitDisconnected(t, srv, "sub")
+			sub = dialRaw(t, srv.Addr, v.v)
+			sub.connectOK(persistentConnect(v.v, "sub", 300))
+			again := sub.nextPublishAcked()
+			if !again.Dup || again.PacketID != first.PacketID || string(again.Payload) != "x" {
+				t.Fatalf("resent %q dup=%v id=%d, want \"x\" dup=true id=%d", again.Payload, again.Dup, again.PacketID, first.PacketID)
+			}
+		})
+		t.Run(v.name+"/qos2-pubrel-resent", func(t *testing.T) {
+			srv := start(t, noRate())
+			sub := dialRaw(t, srv.Addr, v.v)
+			sub.connectOK(persistentConnect(v.v, "sub", 300))
+			sub.sub("in/#", 2)
+			pub := rawClient(t, srv.Addr, v.v, "pub")
+			pub.pub("in/a", 2, 1, "x")
+			got := sub.nextPublish()
+			sub.send(&packet.Ack{Kind: packet.PUBREC, PacketID: got.PacketID})
+			sub.expectAck(packet.PUBREL, got.PacketID)
+			sub.conn.Close() // before PUBCOMP
+			waitDisconnected(t, srv, "sub")
+			sub = dialRaw(t, srv.Addr, v.v)
+			sub.connectOK(persistentConnect(v.v, "sub", 300))
+			p := sub.recv()
+			if a, ok := p.(*packet.Ack); !ok || a.Kind != packet.PUBREL || a.PacketID != got.PacketID {
+				t.Fatalf("first packet after resume = %s, want PUBREL %d only", p.Type(), got.PacketID)
+			}
+			sub.send(&packet.Ack{Kind: packet.PUBCOMP, PacketID: got.PacketID})
+			barrier(t, sub, pub, "the QoS 2 message again")
+		})
+	}
+	t.Run("v5/receive-maximum", func(t *testing.T) {
+		srv := start(t, noRate())
+		sub := dialRaw(t, srv.Addr, packet.Version5)
+		cp := &packet.Connect{ClientID: "sub", CleanStart: true, KeepAlive: 60}
+		cp.Properties.ReceiveMaximum = 1
+		cp.Properties.Set(packet.PropReceiveMaximum)
+		sub.connectOK(cp)
+		sub.sub("rm/#", 1)
+		pub := rawClient(t, srv.Addr, packet.Version5, "pub")
+		pub.pub("rm/a", 1, 1, "1")
+		pub.pub("rm/a", 1, 2, "2")
+		first := sub.nextPublish()
+		// With one message in flight, the second waits for the PUBACK: the
+		// QoS 0 barrier overtakes it.
+		barrier(t, sub, pub, "a second QoS 1 message beyond Receive Maximum")
+		sub.send(&packet.Ack{Kind: packet.PUBACK, PacketID: first.PacketID})
+		if got := sub.nextPublishAcked(); string(got.Payload) != "2" {
+			t.Fatalf("after PUBACK got %q, want \"2\"", got.Payload)
+		}
+	})
 }
