@@ -144,8 +144,17 @@ func (c *client) logReadError(when string, err error) {
 func (c *client) readLoop() error {
 	grace := c.keepAlive + c.keepAlive/2
 	var pub packet.Publish
+	// The keep-alive deadline moves with every packet, but resetting a socket
+	// deadline costs a timer update, so it is refreshed at most every
+	// `refresh` (1 s, less for tiny keep-alives) and set that much longer to
+	// compensate.
+	refresh := min(time.Second, grace/8)
+	var deadlineSet time.Time
 	for {
-		_ = c.conn.SetReadDeadline(c.b.now().Add(grace))
+		if now := c.b.now(); now.Sub(deadlineSet) >= refresh {
+			_ = c.conn.SetReadDeadline(now.Add(grace + refresh))
+			deadlineSet = now
+		}
 		header, remaining, err := packet.ReadFixedHeader(c.br, c.b.maxPacket)
 		if err != nil {
 			return err

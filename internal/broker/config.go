@@ -73,12 +73,10 @@ type Config struct {
 	// client is disconnected as a slow consumer. Default 30s.
 	WriteTimeout time.Duration `json:"write_timeout"`
 
-	// RetryInterval is how long the broker waits for a PUBACK/PUBREC/PUBCOMP
-	// before resending the message with DUP set. Default 20s. Resends
-	// continue for at most MaxRetryAge (default 1h, AWS), then the message is
-	// dropped.
-	RetryInterval time.Duration `json:"retry_interval"`
-	MaxRetryAge   time.Duration `json:"max_retry_age"`
+	// Unacknowledged QoS ≥ 1 messages are resent, with DUP, when the session
+	// resumes on a new connection, as MQTT 3.1.1 and 5 prescribe; never on a
+	// live connection (MQTT 5 forbids it; AWS "may" resend, so clients built
+	// for AWS accept either).
 
 	// ConnectTimeout is how long a new connection may take to send CONNECT.
 	// Default 10s.
@@ -128,8 +126,6 @@ func DefaultConfig() Config {
 		MaxQueuedMessages:       1000,
 		MaxOutboundBytes:        1 << 20,
 		WriteTimeout:            30 * time.Second,
-		RetryInterval:           20 * time.Second,
-		MaxRetryAge:             time.Hour,
 		ConnectTimeout:          10 * time.Second,
 		TopicAliasMaximum:       8,
 		MaxRetained:             500_000,
@@ -169,8 +165,6 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxQueuedMessages, d.MaxQueuedMessages)
 	setInt(&c.MaxOutboundBytes, d.MaxOutboundBytes)
 	setDur(&c.WriteTimeout, d.WriteTimeout)
-	setDur(&c.RetryInterval, d.RetryInterval)
-	setDur(&c.MaxRetryAge, d.MaxRetryAge)
 	setDur(&c.ConnectTimeout, d.ConnectTimeout)
 	setInt(&c.TopicAliasMaximum, d.TopicAliasMaximum)
 	setInt(&c.MaxRetained, d.MaxRetained)
@@ -213,7 +207,7 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"write_timeout", c.WriteTimeout}, {"retry_interval", c.RetryInterval}, {"max_retry_age", c.MaxRetryAge}, {"connect_timeout", c.ConnectTimeout}} {
+	}{{"write_timeout", c.WriteTimeout}, {"connect_timeout", c.ConnectTimeout}} {
 		check(d.v > 0, "%s is %s; must be positive", d.name, d.v)
 	}
 	if len(errs) > 0 {

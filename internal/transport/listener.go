@@ -33,10 +33,20 @@ type Listener struct {
 	ln      net.Listener
 	serving bool
 	closing bool
-	conns   map[net.Conn]connState // keyed by the accepted TCP conn
-	// wg counts tracked connections: each one is Done when untracked.
+	// conns holds one entry per registration of an accepted TCP conn: a
+	// WebSocket conn is registered by its accepting goroutine and again by
+	// each upgrade request, which may overlap briefly.
+	conns map[*tracked]struct{}
+	// wg counts entries of conns: each one is Done when untracked.
 	// Add happens only under mu while !closing.
 	wg sync.WaitGroup
+}
+
+// tracked is a registration of an accepted TCP conn; state is guarded by
+// Listener.mu.
+type tracked struct {
+	conn  net.Conn
+	state connState
 }
 
 type connState int8
@@ -67,7 +77,7 @@ func New(cfg Config, tlsConfig *tls.Config, h Handler, log *slog.Logger) (*Liste
 		handler: h,
 		log:     log.With("listener", cfg.Name, "kind", string(cfg.Kind)),
 		done:    make(chan struct{}),
-		conns:   make(map[net.Conn]connState),
+		conns:   make(map[*tracked]struct{}),
 	}
 	switch {
 	case cfg.Kind.usesTLS() && tlsConfig == nil:
@@ -214,11 +224,12 @@ func (l *Listener) Serve(ctx context.Context) error {
 			return fmt.Errorf("transport: %s: accept: %w", l.cfg.Name, err)
 		}
 		delay = 0
-		if !l.track(c) {
+		tc := l.track(c)
+		if tc == nil {
 			c.Close()
 			continue
 		}
-		go l.serveConn(c)
+		go l.serveConn(tc)
 	}
 }
 
@@ -234,9 +245,9 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 		if l.ln != nil {
 			l.ln.Close()
 		}
-		for c, st := range l.conns {
-			if st == stateHandshake {
-				c.Close()
+		for tc := range l.conns {
+			if tc.state == stateHandshake {
+				tc.conn.Close()
 			}
 		}
 	}
@@ -259,8 +270,8 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	l.mu.Lock()
-	for c := range l.conns {
-		c.Close()
+	for tc := range l.conns {
+		tc.conn.Close()
 	}
 	l.mu.Unlock()
 	<-idle
@@ -269,8 +280,9 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 
 // serveConn runs on the connection's goroutine: handshake, then the
 // Handler or a hand-off to HTTP.
-func (l *Listener) serveConn(raw net.Conn) {
-	defer l.untrack(raw)
+func (l *Listener) serveConn(tr *tracked) {
+	defer l.untrack(tr)
+	raw := tr.conn
 	start := time.Now()
 	conn := raw
 	var state *tls.ConnectionState
@@ -293,18 +305,20 @@ func (l *Listener) serveConn(raw net.Conn) {
 	}
 	_ = raw.SetDeadline(time.Time{})
 
+	if !l.setActive(tr) {
+		raw.Close()
+		return
+	}
 	if l.cfg.Kind.websocket() || l.cfg.Kind == KindTLSMux && !isMQTTProto(state.NegotiatedProtocol) {
-		// The HTTP server sets its own deadlines.
+		// Hand-off: active, so that Shutdown does not close a conn the HTTP
+		// server may already own; closing httpLn ends deliver instead. The
+		// HTTP server sets its own deadlines.
 		if tc, ok := conn.(*tls.Conn); ok && state.NegotiatedProtocol == ALPNAmazonHTTP {
 			conn = amazonHTTPConn{tc}
 		}
 		if !l.httpLn.deliver(conn, start.Add(l.cfg.HandshakeTimeout)) {
 			raw.Close()
 		}
-		return
-	}
-	if !l.setActive(raw) {
-		raw.Close()
 		return
 	}
 	l.runHandler(conn, Meta{
@@ -331,33 +345,34 @@ func (l *Listener) runHandler(conn net.Conn, meta Meta) {
 	l.handler(conn, meta)
 }
 
-// track registers c as handshaking and counts it in wg; false if shutting
+// track registers c as handshaking and counts it in wg; nil if shutting
 // down.
-func (l *Listener) track(c net.Conn) bool {
+func (l *Listener) track(c net.Conn) *tracked {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closing {
-		return false
+		return nil
 	}
-	l.conns[c] = stateHandshake
+	tc := &tracked{conn: c, state: stateHandshake}
+	l.conns[tc] = struct{}{}
 	l.wg.Add(1)
-	return true
+	return tc
 }
 
 // setActive marks c as in the Handler; false if shutting down.
-func (l *Listener) setActive(c net.Conn) bool {
+func (l *Listener) setActive(tc *tracked) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closing {
 		return false
 	}
-	l.conns[c] = stateActive
+	tc.state = stateActive
 	return true
 }
 
-func (l *Listener) untrack(c net.Conn) {
+func (l *Listener) untrack(tc *tracked) {
 	l.mu.Lock()
-	delete(l.conns, c)
+	delete(l.conns, tc)
 	l.mu.Unlock()
 	l.wg.Done()
 }

@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -76,17 +78,20 @@ type TLSOptions struct {
 	// Certificates are all served; the handshake picks per client
 	// capability. ECDSA certificates are tried first, so capable clients get
 	// one, then RSA ones for the others (e.g. boards doing RSA key
-	// exchange). At least one is required.
+	// exchange). At least one is required; leaf certificates should have
+	// Leaf set (parsed once instead of on every handshake).
 	Certificates []tls.Certificate
 	// ClientAuth defaults to RequireAndVerify.
 	ClientAuth ClientAuth
-	// ClientCAs verify client certificates; required for RequireAndVerify,
-	// ignored otherwise.
+	// ClientCAs verify client certificates; required for RequireAndVerify.
+	// With the other modes they are only advertised in the certificate
+	// request, which helps clients holding several certificates choose.
 	ClientCAs *x509.CertPool
 	// AllowRSAKeyExchange adds TLS_RSA_WITH_AES_{128,256}_CBC_SHA and
 	// TLS_RSA_WITH_AES_128_CBC_SHA256 (no forward secrecy) for boards whose
 	// TLS stack does nothing else, such as MicroPython's mbedTLS without an
-	// ECDSA server certificate. It needs an RSA certificate. Default off.
+	// ECDSA server certificate. It needs an RSA certificate in
+	// Certificates. Default off.
 	AllowRSAKeyExchange bool
 	// NextProtos are the ALPN protocols accepted, in server preference
 	// order. Default {"x-amzn-mqtt-ca", "mqtt"} (AWS IoT Device SDK v2
@@ -134,6 +139,9 @@ func ServerTLSConfig(o TLSOptions) (*tls.Config, error) {
 		return nil, errors.New("transport: tls: client auth require-and-verify needs client CAs")
 	}
 	certs := slices.Clone(o.Certificates)
+	if o.AllowRSAKeyExchange && !slices.ContainsFunc(certs, isRSA) {
+		return nil, errors.New("transport: tls: rsa key exchange needs an rsa certificate")
+	}
 	slices.SortStableFunc(certs, func(a, b tls.Certificate) int { return keyRank(a) - keyRank(b) })
 
 	var suites []uint16
@@ -163,20 +171,33 @@ func ServerTLSConfig(o TLSOptions) (*tls.Config, error) {
 		CipherSuites:           suites,
 		SessionTicketsDisabled: true,
 		NextProtos:             protos,
-	}
-	if auth == tls.RequireAndVerifyClientCert {
-		cfg.ClientCAs = o.ClientCAs
+		ClientCAs:              o.ClientCAs,
 	}
 	return cfg, nil
 }
 
-// keyRank orders certificates by key type: ECDSA and Ed25519 before RSA.
+// keyRank orders certificates by key type: ECDSA and Ed25519 (0) before
+// RSA and unknown ones (1). It looks at the public key, so keys held in a
+// crypto.Signer (HSM, KMS) rank too.
 func keyRank(c tls.Certificate) int {
-	switch c.PrivateKey.(type) {
-	case *ecdsa.PrivateKey, ed25519.PrivateKey:
+	signer, ok := c.PrivateKey.(crypto.Signer)
+	if !ok {
+		return 1
+	}
+	switch signer.Public().(type) {
+	case *ecdsa.PublicKey, ed25519.PublicKey:
 		return 0
 	}
 	return 1
+}
+
+func isRSA(c tls.Certificate) bool {
+	signer, ok := c.PrivateKey.(crypto.Signer)
+	if !ok {
+		return false
+	}
+	_, ok = signer.Public().(*rsa.PublicKey)
+	return ok
 }
 
 // handshakeReason explains a failed TLS handshake in words for the log.

@@ -33,6 +33,7 @@ func TestServerTLSConfig(t *testing.T) {
 		{name: "no client cert custom alpn", opts: TLSOptions{Certificates: both, ClientAuth: NoClientCert, NextProtos: []string{"mqtt"}}, wantAuth: tls.NoClientCert, wantProtos: []string{"mqtt"}},
 		{name: "no certificate", opts: TLSOptions{ClientCAs: p.ca.Pool}, wantErr: "at least one certificate"},
 		{name: "verify without CAs", opts: TLSOptions{Certificates: both}, wantErr: "needs client CAs"},
+		{name: "rsa key exchange without rsa certificate", opts: TLSOptions{Certificates: []tls.Certificate{p.serverEC}, ClientCAs: p.ca.Pool, AllowRSAKeyExchange: true}, wantErr: "needs an rsa certificate"},
 		{name: "unknown auth", opts: TLSOptions{Certificates: both, ClientAuth: 9}, wantErr: "unknown client auth"},
 	}
 	for _, tt := range tests {

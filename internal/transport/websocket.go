@@ -54,18 +54,22 @@ func (l *Listener) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if tc, ok := conn.(*tls.Conn); ok {
 		raw = tc.NetConn()
 	}
-	if raw == nil || !l.track(raw) {
+	var tr *tracked
+	if raw != nil {
+		tr = l.track(raw)
+	}
+	if tr == nil {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer l.untrack(raw)
+	defer l.untrack(tr)
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: webSocketSubprotocols})
 	if err != nil { // Accept has written the HTTP error
 		l.log.Info("transport: websocket upgrade refused", "remote_addr", r.RemoteAddr,
 			"reason", "websocket: "+strings.TrimPrefix(err.Error(), "failed to accept WebSocket connection: "))
 		return
 	}
-	if !l.setActive(raw) {
+	if !l.setActive(tr) {
 		ws.CloseNow()
 		return
 	}
