@@ -188,16 +188,21 @@ func (b *Broker) ServeConn(conn net.Conn, info ConnInfo) {
 	b.conns.Add(1)
 	defer b.conns.Done()
 	defer conn.Close()
+	if !b.waitReady() {
+		return
+	}
+	newClient(b, conn, info).serve()
+}
+
+// waitReady waits until Serve has loaded state; false if the broker stops
+// first.
+func (b *Broker) waitReady() bool {
 	select {
 	case <-b.ready:
+		return !b.isClosed()
 	case <-b.stop:
-		return
+		return false
 	}
-	if b.isClosed() {
-		return
-	}
-	c := newClient(b, conn, info)
-	c.serve()
 }
 
 // DisconnectClient disconnects the live connection of clientID, if any, with

@@ -287,21 +287,10 @@ func (l *Listener) serveConn(tr *tracked) {
 	conn := raw
 	var state *tls.ConnectionState
 	if l.tlsCfg != nil {
-		_ = raw.SetDeadline(start.Add(l.cfg.HandshakeTimeout))
-		tc := tls.Server(raw, l.tlsCfg)
-		if err := tc.Handshake(); err != nil {
-			raw.Close()
-			if !l.isClosing() {
-				l.log.Info("transport: handshake failed", "remote_addr", raw.RemoteAddr().String(),
-					"reason", handshakeReason(err, l.cfg.HandshakeTimeout), "error", err.Error())
-			}
+		var ok bool
+		if conn, state, ok = l.handshake(raw, start); !ok {
 			return
 		}
-		cs := tc.ConnectionState()
-		state, conn = &cs, tc
-		l.log.Debug("transport: tls handshake done", "remote_addr", raw.RemoteAddr().String(),
-			"sni", cs.ServerName, "alpn", cs.NegotiatedProtocol,
-			"tls_version", tls.VersionName(cs.Version), "cipher_suite", tls.CipherSuiteName(cs.CipherSuite))
 	}
 	_ = raw.SetDeadline(time.Time{})
 
@@ -310,18 +299,10 @@ func (l *Listener) serveConn(tr *tracked) {
 		return
 	}
 	if l.cfg.Kind.websocket() || l.cfg.Kind == KindTLSMux && !isMQTTProto(state.NegotiatedProtocol) {
-		// Hand-off: active, so that Shutdown does not close a conn the HTTP
-		// server may already own; closing httpLn ends deliver instead. The
-		// HTTP server sets its own deadlines.
-		if tc, ok := conn.(*tls.Conn); ok && state.NegotiatedProtocol == ALPNAmazonHTTP {
-			conn = amazonHTTPConn{tc}
-		}
-		if !l.httpLn.deliver(conn, start.Add(l.cfg.HandshakeTimeout)) {
-			raw.Close()
-		}
+		l.handOff(conn, raw, state, start)
 		return
 	}
-	l.runHandler(conn, Meta{
+	l.runHandler(conn, &Meta{
 		Listener:   l.cfg.Name,
 		Kind:       l.cfg.Kind,
 		RemoteAddr: raw.RemoteAddr(),
@@ -330,19 +311,76 @@ func (l *Listener) serveConn(tr *tracked) {
 	})
 }
 
+// handshake runs the TLS handshake within the handshake timeout. It is kept
+// out of serveConn (and not inlined) because serveConn's frame stays on the
+// stack for the connection's whole life, and the handshake's locals are
+// large.
+//
+//go:noinline
+func (l *Listener) handshake(raw net.Conn, start time.Time) (net.Conn, *tls.ConnectionState, bool) {
+	_ = raw.SetDeadline(start.Add(l.cfg.HandshakeTimeout))
+	// MQTT connections read through a feed so that an idle one parks outside
+	// crypto/tls (see shallow.go); WebSocket and HTTP hand-offs read the
+	// socket as usual.
+	var feed *feedConn
+	if !l.cfg.Kind.websocket() {
+		feed = newFeed(raw)
+	}
+	var tc *tls.Conn
+	if feed != nil {
+		tc = tls.Server(feed, l.tlsCfg)
+	} else {
+		tc = tls.Server(raw, l.tlsCfg)
+	}
+	if err := tc.Handshake(); err != nil {
+		raw.Close()
+		if !l.isClosing() {
+			l.log.Info("transport: handshake failed", "remote_addr", raw.RemoteAddr().String(),
+				"reason", handshakeReason(err, l.cfg.HandshakeTimeout), "error", err.Error())
+		}
+		return nil, nil, false
+	}
+	cs := tc.ConnectionState()
+	var conn net.Conn = tc
+	// An HTTP hand-off on tls-mux keeps the feed in pass-through mode.
+	if feed != nil && (l.cfg.Kind == KindTLS || isMQTTProto(cs.NegotiatedProtocol)) {
+		feed.handshaking = false
+		conn = &shallowConn{Conn: tc, feed: feed}
+	}
+	l.log.Debug("transport: tls handshake done", "remote_addr", raw.RemoteAddr().String(),
+		"sni", cs.ServerName, "alpn", cs.NegotiatedProtocol,
+		"tls_version", tls.VersionName(cs.Version), "cipher_suite", tls.CipherSuiteName(cs.CipherSuite))
+	return conn, &cs, true
+}
+
+// handOff gives a connection to the HTTP server (WebSocket upgrades, and
+// HTTP on tls-mux). It is active, so that Shutdown does not close a conn the
+// HTTP server may already own; closing httpLn ends deliver instead. The HTTP
+// server sets its own deadlines.
+func (l *Listener) handOff(conn, raw net.Conn, state *tls.ConnectionState, start time.Time) {
+	if tc, ok := conn.(*tls.Conn); ok && state.NegotiatedProtocol == ALPNAmazonHTTP {
+		conn = amazonHTTPConn{tc}
+	}
+	if !l.httpLn.deliver(conn, start.Add(l.cfg.HandshakeTimeout)) {
+		raw.Close()
+	}
+}
+
 func isMQTTProto(p string) bool { return p == ALPNAmazonMQTT || p == ALPNMQTT }
 
 // runHandler calls the Handler and closes conn after it. A panic is logged
 // with its stack, as net/http does, and does not take the process down.
-func (l *Listener) runHandler(conn net.Conn, meta Meta) {
-	defer func() {
-		if p := recover(); p != nil {
-			l.log.Error("transport: handler panic", "remote_addr", meta.RemoteAddr.String(),
-				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-		}
-		conn.Close()
-	}()
-	l.handler(conn, meta)
+func (l *Listener) runHandler(conn net.Conn, meta *Meta) {
+	defer l.recoverHandler(conn, meta)
+	l.handler(conn, *meta)
+}
+
+func (l *Listener) recoverHandler(conn net.Conn, meta *Meta) {
+	if p := recover(); p != nil {
+		l.log.Error("transport: handler panic", "remote_addr", meta.RemoteAddr.String(),
+			"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	}
+	conn.Close()
 }
 
 // track registers c as handshaking and counts it in wg; nil if shutting

@@ -74,7 +74,7 @@ func (l *Listener) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = raw.SetDeadline(time.Time{})
-	l.runHandler(websocket.NetConn(context.Background(), ws, websocket.MessageBinary), Meta{
+	l.runHandler(websocket.NetConn(context.Background(), ws, websocket.MessageBinary), &Meta{
 		Listener:   l.cfg.Name,
 		Kind:       l.cfg.Kind,
 		RemoteAddr: raw.RemoteAddr(),

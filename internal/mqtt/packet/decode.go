@@ -27,7 +27,7 @@ func ReadFixedHeader(r io.ByteReader, maxSize uint32) (header byte, remaining in
 	n := 0
 	for i := 0; ; i++ {
 		if i == 4 {
-			return 0, 0, errorf(MalformedPacket, "%s: remaining length is longer than 4 bytes", Type(header>>4))
+			return 0, 0, errLengthTooLong(header)
 		}
 		b, err := r.ReadByte()
 		if err != nil {
@@ -39,12 +39,26 @@ func ReadFixedHeader(r io.ByteReader, maxSize uint32) (header byte, remaining in
 		n |= int(b&0x7F) << (7 * i)
 		if b&0x80 == 0 {
 			if maxSize > 0 && uint64(1+i+1+n) > uint64(maxSize) {
-				return 0, 0, errorf(PacketTooLarge, "%s: packet of %d bytes exceeds the maximum packet size %d",
-					Type(header>>4), 1+i+1+n, maxSize)
+				return 0, 0, errTooLarge(header, 1+i+1+n, maxSize)
 			}
 			return header, n, nil
 		}
 	}
+}
+
+// The error constructors of ReadFixedHeader are kept out of line: a
+// connection waiting for its next packet is parked inside ReadFixedHeader, and
+// the varargs of errorf would otherwise enlarge that frame for the
+// connection's whole idle life.
+
+//go:noinline
+func errLengthTooLong(header byte) error {
+	return errorf(MalformedPacket, "%s: remaining length is longer than 4 bytes", Type(header>>4))
+}
+
+//go:noinline
+func errTooLarge(header byte, size int, maxSize uint32) error {
+	return errorf(PacketTooLarge, "%s: packet of %d bytes exceeds the maximum packet size %d", Type(header>>4), size, maxSize)
 }
 
 // Read reads one packet from r: ReadFixedHeader, a check of the fixed header

@@ -1,0 +1,155 @@
+package transport
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// Idle devices are most of a hub's connections, so what an idle TLS
+// connection costs is what the hub costs. A goroutine blocked in
+// tls.Conn.Read sits deep inside crypto/tls, with the record buffer grown
+// for the read; its stack cannot shrink below the depth of those frames.
+//
+// feedConn sits between tls.Conn and the TCP socket. During the handshake
+// it reads the socket directly. Afterwards it hands TLS only bytes that were
+// already read, and otherwise reports errNeedInput, a temporary net.Error
+// that crypto/tls returns without making it sticky (as it does for read
+// timeouts). shallowConn.Read then waits for the socket itself, through
+// syscall.RawConn, in a shallow frame that holds no buffer: a pooled buffer
+// is taken only once the socket is readable. The result is one goroutine
+// per idle connection with a small stack and no read buffers.
+
+// errNeedInput means TLS has consumed every byte read so far.
+var errNeedInput = needInputError{}
+
+type needInputError struct{}
+
+func (needInputError) Error() string   { return "transport: tls needs more input" }
+func (needInputError) Timeout() bool   { return true }
+func (needInputError) Temporary() bool { return true }
+
+// feedBufferSize is the most read from the socket per wake-up; it bounds the
+// syscalls a busy connection makes.
+const feedBufferSize = 16 << 10
+
+var feedBuffers = sync.Pool{New: func() any { b := make([]byte, feedBufferSize); return &b }}
+
+// feedConn is the net.Conn that tls.Conn reads from and writes to.
+type feedConn struct {
+	net.Conn
+	raw         syscall.RawConn
+	handshaking bool
+	pending     []byte
+	buf         *[]byte // pooled buffer behind pending
+
+	// State of one fill, kept here rather than on the stack.
+	tryRead func(fd uintptr) bool
+	n       int
+	rerr    error
+	bp      *[]byte
+}
+
+func (f *feedConn) Read(p []byte) (int, error) {
+	if f.handshaking {
+		return f.Conn.Read(p)
+	}
+	if len(f.pending) == 0 {
+		return 0, errNeedInput
+	}
+	n := copy(p, f.pending)
+	f.pending = f.pending[n:]
+	if len(f.pending) == 0 {
+		f.release()
+	}
+	return n, nil
+}
+
+func (f *feedConn) release() {
+	if f.buf != nil {
+		feedBuffers.Put(f.buf)
+		f.buf, f.pending = nil, nil
+	}
+}
+
+// fill blocks until the socket is readable, then reads what is there. It
+// honours the connection's read deadline and returns os.ErrDeadlineExceeded,
+// net.ErrClosed or io.EOF as a plain Read would.
+func (f *feedConn) fill() error {
+	f.n, f.rerr, f.bp = 0, nil, nil
+	if err := f.raw.Read(f.tryRead); err != nil {
+		if f.bp != nil {
+			feedBuffers.Put(f.bp)
+			f.bp = nil
+		}
+		return &net.OpError{Op: "read", Net: "tcp", Source: f.LocalAddr(), Addr: f.RemoteAddr(), Err: err}
+	}
+	bp := f.bp
+	f.bp = nil
+	switch {
+	case f.rerr != nil:
+		feedBuffers.Put(bp)
+		return &net.OpError{Op: "read", Net: "tcp", Source: f.LocalAddr(), Addr: f.RemoteAddr(), Err: os.NewSyscallError("read", f.rerr)}
+	case f.n <= 0:
+		feedBuffers.Put(bp)
+		return io.EOF
+	}
+	f.buf, f.pending = bp, (*bp)[:f.n]
+	return nil
+}
+
+// readSocket is the syscall.RawConn callback of fill (stored once as
+// tryRead, so no closure is built on the parked goroutine's stack). It takes
+// a buffer only when the socket has data.
+func (f *feedConn) readSocket(fd uintptr) bool {
+	bp := feedBuffers.Get().(*[]byte)
+	n, err := syscall.Read(int(fd), *bp)
+	if err == syscall.EAGAIN || err == syscall.EINTR {
+		feedBuffers.Put(bp)
+		return false // not readable yet: park until it is
+	}
+	f.n, f.rerr, f.bp = n, err, bp
+	return true
+}
+
+// shallowConn is the TLS connection handed to the Handler.
+type shallowConn struct {
+	*tls.Conn
+	feed *feedConn
+}
+
+// Read returns decrypted bytes, waiting for the socket outside crypto/tls.
+func (c *shallowConn) Read(p []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(p)
+		if err != errNeedInput {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil
+		}
+		if err := c.feed.fill(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// newFeed wraps a raw TCP connection for a TLS server, or returns nil when
+// the connection does not expose its file descriptor (then TLS reads the
+// socket directly).
+func newFeed(raw net.Conn) *feedConn {
+	sc, ok := raw.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	f := &feedConn{Conn: raw, raw: rc, handshaking: true}
+	f.tryRead = f.readSocket
+	return f
+}
