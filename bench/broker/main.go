@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/thingcore/thingcore/internal/broker"
+	"github.com/thingcore/thingcore/internal/memtrim"
 	"github.com/thingcore/thingcore/internal/transport"
 )
 
@@ -130,6 +131,9 @@ func run(ctx context.Context, log *slog.Logger, addr, caFile string, certFiles, 
 	errs := make(chan error, 2)
 	wg.Go(func() { errs <- b.Serve(ctx) })
 	wg.Go(func() { errs <- l.Serve(ctx) })
+	// The hub returns memory after bursts the same way (internal/memtrim).
+	trimCtx, stopTrim := context.WithCancel(ctx)
+	wg.Go(func() { memtrim.Run(trimCtx, 0, log) })
 	log.Warn("bench broker ready: allow-all authentication, not for devices", "addr", l.Addr().String())
 
 	var first error
@@ -141,6 +145,7 @@ func run(ctx context.Context, log *slog.Logger, addr, caFile string, certFiles, 
 	defer cancel()
 	lerr := l.Shutdown(shutCtx)
 	berr := b.Shutdown(shutCtx)
+	stopTrim()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
