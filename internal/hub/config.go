@@ -1,0 +1,115 @@
+package hub
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/thingcore/thingcore/internal/broker"
+)
+
+// Config is everything `thingcore serve` can be told. A config file is
+// optional (JSON, every field optional); flags and THINGCORE_* environment
+// variables override it. Each field's comment states its default.
+type Config struct {
+	// DataDir holds the CA, server certificates, admin credentials and the
+	// key-value store. Default "./thingcore-data".
+	DataDir string `json:"data_dir"`
+
+	// MQTTAddr is the MQTT over TLS listener (devices, mTLS). Default ":8883".
+	MQTTAddr string `json:"mqtt_addr"`
+	// HTTPSAddr serves the AWS-compatible HTTP APIs and the data plane.
+	// Default ":8443".
+	HTTPSAddr string `json:"https_addr"`
+	// ALPNAddr, when set, serves MQTT and HTTPS on one TLS port chosen by
+	// ALPN (x-amzn-mqtt-ca/mqtt → MQTT, http/1.1/h2 → HTTP), like AWS's 443.
+	// Default "" (off).
+	ALPNAddr string `json:"alpn_addr"`
+	// WebSocketAddr, when set, serves MQTT over WebSocket over TLS at /mqtt.
+	// Default "" (off).
+	WebSocketAddr string `json:"websocket_addr"`
+	// PlainMQTTAddr, when set, serves MQTT over plain TCP with no
+	// authentication of devices beyond what the authorizer allows. For local
+	// development only. Default "" (off).
+	PlainMQTTAddr string `json:"plain_mqtt_addr"`
+
+	// ServerNames are the host names and IP addresses the server certificates
+	// are issued for. Default: "localhost", the host name, and every local IP
+	// address. The first one is what DescribeEndpoint returns.
+	ServerNames []string `json:"server_names"`
+
+	// AllowRSAKeyExchange offers TLS_RSA_WITH_AES_*_CBC_* suites (no forward
+	// secrecy) for boards that can do nothing else. Default false.
+	AllowRSAKeyExchange bool `json:"allow_rsa_key_exchange"`
+
+	// Region and AccountID appear in ARNs. Defaults "us-east-1" and
+	// "000000000000".
+	Region    string `json:"region"`
+	AccountID string `json:"account_id"`
+
+	// Broker holds the MQTT limits; zero fields take AWS IoT Core's defaults
+	// (see broker.Config).
+	Broker broker.Config `json:"broker"`
+
+	// KVSyncInterval is how often the store fsyncs. Default 1s.
+	KVSyncInterval time.Duration `json:"kv_sync_interval"`
+
+	// InsecureAllowAll authorizes every action of every authenticated
+	// device, bypassing policies. For tests and experiments only; the hub
+	// logs a warning at start. Default false.
+	InsecureAllowAll bool `json:"insecure_allow_all"`
+
+	// ShutdownTimeout bounds the graceful drain on SIGINT/SIGTERM. Default 10s.
+	ShutdownTimeout time.Duration `json:"shutdown_timeout"`
+}
+
+// DefaultConfig returns the defaults described on Config's fields, except
+// ServerNames, which are discovered at start when empty.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:         "./thingcore-data",
+		MQTTAddr:        ":8883",
+		HTTPSAddr:       ":8443",
+		Region:          "us-east-1",
+		AccountID:       "000000000000",
+		KVSyncInterval:  time.Second,
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// LoadConfigFile reads a JSON config file over the defaults. Unknown fields
+// are an error, so a typo does not pass silently.
+func LoadConfigFile(path string) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("hub: config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("hub: config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir is required"))
+	}
+	if c.MQTTAddr == "" && c.ALPNAddr == "" && c.WebSocketAddr == "" && c.PlainMQTTAddr == "" {
+		errs = append(errs, errors.New("no MQTT listener: set mqtt_addr, alpn_addr, websocket_addr or plain_mqtt_addr"))
+	}
+	if err := c.Broker.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("hub: config: %w", errors.Join(errs...))
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package hub
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/thingcore/thingcore/internal/broker"
+	"github.com/thingcore/thingcore/internal/mqtt/packet"
+	"github.com/thingcore/thingcore/internal/pki"
+	"github.com/thingcore/thingcore/internal/policy"
+	"github.com/thingcore/thingcore/internal/registry"
+)
+
+// failureReason is AWS's connectFailureReason for refused devices.
+const failureReason = "AUTHORIZATION_FAILED"
+
+// devicePrincipal is an authenticated device: its certificate and the
+// policies bound to its connection.
+type devicePrincipal struct {
+	certID string
+	bound  *policy.Bound // nil with InsecureAllowAll
+}
+
+// ID implements broker.Principal: lifecycle events report the certificate id
+// as principalIdentifier, as AWS does.
+func (p *devicePrincipal) ID() string { return p.certID }
+
+// deviceAuth authenticates devices by their X.509 certificate and authorizes
+// their actions with policies.
+//
+// A device connects only if its certificate is registered and ACTIVE, is
+// within its validity, and chains to the hub CA or to the registered ACTIVE
+// CA it was registered with (certificates registered without a CA need no
+// chain, as with AWS's RegisterCertificateWithoutCA). Every refusal names the
+// certificate and the reason.
+type deviceAuth struct {
+	reg      *registry.Registry
+	hubCA    *x509.Certificate
+	roots    *x509.CertPool // the hub CA
+	policies *policy.Set    // until policies can be attached: the default thing policy for every device
+	allowAll bool
+	region   string
+	account  string
+	now      func() time.Time
+}
+
+var (
+	_ broker.Authenticator = (*deviceAuth)(nil)
+	_ broker.Authorizer    = (*deviceAuth)(nil)
+)
+
+func refusal(format string, args ...any) error {
+	return &broker.Refusal{Code: packet.NotAuthorized, FailureReason: failureReason, Err: fmt.Errorf(format, args...)}
+}
+
+// Authenticate implements broker.Authenticator.
+func (a *deviceAuth) Authenticate(ctx context.Context, req *broker.ConnectRequest) (broker.Principal, error) {
+	st := req.Conn.TLS
+	if st == nil || len(st.PeerCertificates) == 0 {
+		return nil, refusal("no client certificate: devices must present an X.509 certificate issued or registered by this hub")
+	}
+	leaf := st.PeerCertificates[0]
+	id := pki.CertificateID(leaf.Raw)
+	cert, things, err := a.reg.CertificateThings(ctx, id)
+	if errors.Is(err, registry.ErrNotFound) {
+		return nil, refusal("certificate %s is not registered with this hub (create one with `thingcore thing create`, or register it)", id)
+	}
+	if err != nil {
+		return nil, &broker.Refusal{Code: packet.ServerUnavailable, FailureReason: "SERVER_ERROR", Err: fmt.Errorf("certificate %s: %w", id, err)}
+	}
+	if cert.Status != registry.StatusActive {
+		return nil, refusal("certificate %s is %s, not ACTIVE (activate it with `thingcore cert activate %s`)", id, cert.Status, id)
+	}
+	now := a.now()
+	if now.Before(leaf.NotBefore) {
+		return nil, refusal("certificate %s is not valid before %s", id, leaf.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if now.After(leaf.NotAfter) {
+		return nil, refusal("certificate %s expired at %s", id, leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if err := a.verifyChain(ctx, cert, leaf, st.PeerCertificates[1:], now); err != nil {
+		return nil, refusal("certificate %s: %v", id, err)
+	}
+	p := &devicePrincipal{certID: id}
+	if a.allowAll {
+		return p, nil
+	}
+	pctx := policy.Context{
+		ClientID:        req.ClientID,
+		CertificateID:   id,
+		Subject:         policy.NameAttributes(leaf.Subject),
+		Issuer:          policy.NameAttributes(leaf.Issuer),
+		SerialNumber:    leaf.SerialNumber.String(),
+		IsAttached:      slices.Contains(things, req.ClientID),
+		SourceIP:        remoteIP(req.Conn.RemoteAddr),
+		ThingAttributes: nil,
+	}
+	if pctx.IsAttached {
+		// AWS resolves the thing variables for a non-exclusive attachment only
+		// when the client id is the thing's name.
+		pctx.ThingName = req.ClientID
+		if th, err := a.reg.DescribeThing(ctx, req.ClientID); err == nil {
+			pctx.ThingTypeName = th.TypeName
+			pctx.ThingAttributes = th.Attributes
+		}
+	}
+	p.bound = a.policies.Bind(pctx)
+	return p, nil
+}
+
+// verifyChain checks that leaf chains to the CA the certificate was
+// registered with: the hub CA by default, or a registered ACTIVE CA.
+func (a *deviceAuth) verifyChain(ctx context.Context, cert registry.Certificate, leaf *x509.Certificate, presented []*x509.Certificate, now time.Time) error {
+	inter := x509.NewCertPool()
+	for _, c := range presented {
+		inter.AddCert(c)
+	}
+	opts := x509.VerifyOptions{Roots: a.roots, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if cert.CACertificateID == "" {
+		if _, err := leaf.Verify(opts); err == nil {
+			return nil
+		}
+		// Registered without a CA (RegisterCertificateWithoutCA): the
+		// registration itself is the trust.
+		if string(leaf.RawIssuer) != string(a.hubCA.RawSubject) {
+			return nil
+		}
+		return errors.New("does not chain to the hub CA")
+	}
+	ca, err := a.reg.CACertificate(ctx, cert.CACertificateID)
+	if err != nil {
+		return fmt.Errorf("its CA %s: %w", cert.CACertificateID, err)
+	}
+	if ca.Status != registry.CAActive {
+		return fmt.Errorf("its CA %s is %s, not ACTIVE", ca.ID, ca.Status)
+	}
+	caCert, err := pki.ParseCertificatePEM([]byte(ca.PEM))
+	if err != nil {
+		return fmt.Errorf("its CA %s: %w", ca.ID, err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	opts.Roots = pool
+	if _, err := leaf.Verify(opts); err != nil {
+		return fmt.Errorf("does not chain to its registered CA %s: %w", ca.ID, err)
+	}
+	return nil
+}
+
+func remoteIP(a net.Addr) net.IP {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP
+	}
+	return nil
+}
+
+// actions maps the broker's actions to policy actions and resource types.
+var actions = [...]struct{ action, resource string }{
+	broker.ActionConnect:       {"iot:Connect", policy.ResourceClient},
+	broker.ActionPublish:       {"iot:Publish", policy.ResourceTopic},
+	broker.ActionRetainPublish: {"iot:RetainPublish", policy.ResourceTopic},
+	broker.ActionSubscribe:     {"iot:Subscribe", policy.ResourceTopicFilter},
+	broker.ActionReceive:       {"iot:Receive", policy.ResourceTopic},
+}
+
+// Authorize implements broker.Authorizer.
+func (a *deviceAuth) Authorize(p broker.Principal, _ string, action broker.Action, resource string) error {
+	if a.allowAll {
+		return nil
+	}
+	dp, ok := p.(*devicePrincipal)
+	if !ok || dp.bound == nil || int(action) >= len(actions) || actions[action].action == "" {
+		return errors.New("not authorized: unknown principal or action")
+	}
+	m := actions[action]
+	d := dp.bound.Evaluate(m.action, policy.ARN(a.region, a.account, m.resource, resource))
+	if d.Allowed {
+		return nil
+	}
+	return d.Err()
+}

@@ -1,0 +1,376 @@
+// Package hub is thingcore's composition root: the only package that knows
+// every part. It opens the data directory (CA, server certificates, admin
+// credentials, key-value store), builds the registry, the broker with its
+// device authentication, policies, durable sessions and lifecycle events, the
+// MQTT and HTTPS listeners and the AWS-compatible API, runs them, and drains
+// them on shutdown.
+//
+// Only cmd/thingcore imports it.
+package hub
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/thingcore/thingcore/internal/broker"
+	"github.com/thingcore/thingcore/internal/brokerstore"
+	"github.com/thingcore/thingcore/internal/httpapi"
+	"github.com/thingcore/thingcore/internal/kvstore"
+	"github.com/thingcore/thingcore/internal/lifecycle"
+	"github.com/thingcore/thingcore/internal/memtrim"
+	"github.com/thingcore/thingcore/internal/mqtt/packet"
+	"github.com/thingcore/thingcore/internal/policy"
+	"github.com/thingcore/thingcore/internal/registry"
+	"github.com/thingcore/thingcore/internal/transport"
+)
+
+// Endpoints are the addresses the hub listens on, once it is ready.
+type Endpoints struct {
+	Host         string // the first server name: what DescribeEndpoint returns
+	MQTT         string
+	HTTPS        string
+	ALPN         string
+	WebSocket    string
+	PlainMQTT    string
+	RootCA       string // path of the root CA certificate
+	AdminCreated bool   // the admin credentials were created by this start
+	AdminKeyID   string
+}
+
+// Hub is a running thingcore.
+type Hub struct {
+	cfg Config
+	log *slog.Logger
+
+	ready    chan struct{}
+	done     chan struct{}
+	cancel   context.CancelFunc
+	cancelMu sync.Mutex
+
+	mu        sync.Mutex
+	endpoints Endpoints
+	creds     AdminCredentials
+	broker    *broker.Broker
+	registry  *registry.Registry
+	ca        *pkiState
+}
+
+// New validates cfg and returns a hub. It starts nothing.
+func New(cfg Config, log *slog.Logger) (*Hub, error) {
+	def := DefaultConfig()
+	if cfg.Region == "" {
+		cfg.Region = def.Region
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = def.AccountID
+	}
+	if cfg.KVSyncInterval == 0 {
+		cfg.KVSyncInterval = def.KVSyncInterval
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = def.ShutdownTimeout
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{cfg: cfg, log: log, ready: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// Ready is closed once every listener is bound.
+func (h *Hub) Ready() <-chan struct{} { return h.ready }
+
+// Endpoints returns the bound addresses; valid after Ready.
+func (h *Hub) Endpoints() Endpoints {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.endpoints
+}
+
+// AdminCredentials returns the admin access key pair; valid after Ready.
+func (h *Hub) AdminCredentials() AdminCredentials {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.creds
+}
+
+// Broker returns the running broker (for tests and in-process services);
+// valid after Ready.
+func (h *Hub) Broker() *broker.Broker {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.broker
+}
+
+// Shutdown stops Serve and waits for it until ctx ends.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.cancelMu.Lock()
+	if h.cancel != nil {
+		h.cancel()
+	}
+	h.cancelMu.Unlock()
+	select {
+	case <-h.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// component is something Serve runs and drains.
+type component struct {
+	name     string
+	serve    func(context.Context) error
+	shutdown func(context.Context) error
+}
+
+// Serve runs the hub until ctx ends or Shutdown is called, then drains.
+func (h *Hub) Serve(ctx context.Context) (err error) {
+	defer close(h.done)
+	ctx, cancel := context.WithCancel(ctx)
+	h.cancelMu.Lock()
+	h.cancel = cancel
+	h.cancelMu.Unlock()
+	defer cancel()
+
+	cfg := h.cfg
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("hub: data dir: %w", err)
+	}
+	creds, created, err := LoadOrCreateAdminCredentials(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	names := cfg.ServerNames
+	if len(names) == 0 {
+		names = defaultServerNames()
+	}
+	pk, err := loadOrCreatePKI(cfg.DataDir, names, time.Now())
+	if err != nil {
+		return err
+	}
+	kv, err := kvstore.Open(ctx, kvstore.Config{Dir: filepath.Join(cfg.DataDir, "kv"), SyncInterval: cfg.KVSyncInterval}, h.log)
+	if err != nil {
+		return err
+	}
+	defer kv.Close()
+	reg, err := registry.Open(ctx, kv, registry.Config{Region: cfg.Region, AccountID: cfg.AccountID}, registry.Deps{})
+	if err != nil {
+		return err
+	}
+	bs, err := brokerstore.Open(ctx, kv)
+	if err != nil {
+		return err
+	}
+
+	// Device identity and policies. Until policies can be created and
+	// attached (the policy API), every device is governed by the default
+	// thing policy: its own client id, its own shadow, jobs and things/<name>
+	// topics. InsecureAllowAll bypasses it, for experiments only.
+	defaultPolicy, err := policy.Parse(policy.ThingPolicy(cfg.Region, cfg.AccountID))
+	if err != nil {
+		return fmt.Errorf("hub: default policy: %w", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(pk.ca.Cert)
+	auth := &deviceAuth{
+		reg: reg, hubCA: pk.ca.Cert, roots: roots,
+		policies: policy.NewSet(policy.Named{Name: DefaultPolicyName, Policy: defaultPolicy}),
+		allowAll: cfg.InsecureAllowAll, region: cfg.Region, account: cfg.AccountID, now: time.Now,
+	}
+	if cfg.InsecureAllowAll {
+		h.log.Warn("hub: --insecure-allow-all: every authenticated device may do anything; policies are not enforced")
+	}
+	events := lifecycle.New(nil, 500, h.log)
+	b, err := broker.New(cfg.Broker, broker.Deps{
+		Logger: h.log, Authenticator: auth, Authorizer: auth,
+		Sessions: bs, Retained: bs, Events: events,
+	})
+	if err != nil {
+		return err
+	}
+	events.SetPublisher(b)
+
+	comps, eps, err := h.listeners(b, pk, creds, reg)
+	if err != nil {
+		return err
+	}
+	eps.Host = names[0]
+	eps.RootCA = RootCAPath(cfg.DataDir)
+	eps.AdminCreated = created
+	eps.AdminKeyID = creds.AccessKeyID
+	h.mu.Lock()
+	h.endpoints, h.creds, h.broker, h.registry, h.ca = eps, creds, b, reg, pk
+	h.mu.Unlock()
+
+	comps = append([]component{{name: "broker", serve: b.Serve, shutdown: b.Shutdown}}, comps...)
+	comps = append(comps, component{name: "memtrim", serve: func(ctx context.Context) error {
+		memtrim.Run(ctx, 0, h.log)
+		return nil
+	}})
+	return h.run(ctx, comps)
+}
+
+// run serves every component, closes Ready, waits for ctx, then drains
+// the listeners before the broker.
+func (h *Hub) run(ctx context.Context, comps []component) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(comps))
+	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	for _, c := range comps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.serve(runCtx); err != nil && !isClosed(err) {
+				errs <- fmt.Errorf("hub: %s: %w", c.name, err)
+			}
+		}()
+	}
+	close(h.ready)
+	h.log.Info("hub: ready", "mqtt", h.endpoints.MQTT, "https", h.endpoints.HTTPS)
+
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errs:
+	}
+	shCtx, cancel := context.WithTimeout(context.Background(), h.cfg.ShutdownTimeout)
+	defer cancel()
+	// Listeners first (no new connections), the broker last (it says goodbye
+	// to the connected clients and persists sessions).
+	for i := len(comps) - 1; i >= 0; i-- {
+		if comps[i].shutdown != nil {
+			if err := comps[i].shutdown(shCtx); err != nil && first == nil && !isClosed(err) {
+				first = fmt.Errorf("hub: shutdown %s: %w", comps[i].name, err)
+			}
+		}
+	}
+	stop()
+	wg.Wait()
+	h.log.Info("hub: stopped")
+	return first
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, broker.ErrServerClosed) || errors.Is(err, transport.ErrServerClosed) ||
+		errors.Is(err, http.ErrServerClosed) || errors.Is(err, context.Canceled)
+}
+
+// DefaultPolicyName is the name decisions report for the default thing policy.
+const DefaultPolicyName = "thingcore-default-thing-policy"
+
+// listeners builds the MQTT listeners and the HTTPS API server.
+func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, reg *registry.Registry) ([]component, Endpoints, error) {
+	cfg := h.cfg
+	var comps []component
+	var eps Endpoints
+	handler := func(c net.Conn, m transport.Meta) {
+		b.ServeConn(c, broker.ConnInfo{Listener: m.Listener, Transport: string(m.Kind), RemoteAddr: m.RemoteAddr, TLS: m.TLS})
+	}
+	deviceTLS, err := transport.ServerTLSConfig(transport.TLSOptions{
+		Certificates:        pk.serverCerts,
+		ClientAuth:          transport.RequireAny, // the device authenticator verifies, and says why it refuses
+		AllowRSAKeyExchange: cfg.AllowRSAKeyExchange,
+	})
+	if err != nil {
+		return nil, eps, err
+	}
+	add := func(name string, kind transport.Kind, addr string, tc *tls.Config) (*transport.Listener, string, error) {
+		l, err := transport.New(transport.Config{Name: name, Kind: kind, Addr: addr}, tc, handler, h.log)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := l.Listen(); err != nil {
+			return nil, "", fmt.Errorf("hub: listen %s on %s: %w", name, addr, err)
+		}
+		comps = append(comps, component{name: name, serve: l.Serve, shutdown: l.Shutdown})
+		return l, l.Addr().String(), nil
+	}
+	if cfg.MQTTAddr != "" {
+		if _, eps.MQTT, err = add("mqtts", transport.KindTLS, cfg.MQTTAddr, deviceTLS); err != nil {
+			return nil, eps, err
+		}
+	}
+	if cfg.PlainMQTTAddr != "" {
+		if _, eps.PlainMQTT, err = add("mqtt", transport.KindTCP, cfg.PlainMQTTAddr, nil); err != nil {
+			return nil, eps, err
+		}
+	}
+	if cfg.WebSocketAddr != "" {
+		if _, eps.WebSocket, err = add("wss", transport.KindWSS, cfg.WebSocketAddr, deviceTLS.Clone()); err != nil {
+			return nil, eps, err
+		}
+	}
+
+	api, err := h.newAPI(b, pk, creds, reg)
+	if err != nil {
+		return nil, eps, err
+	}
+	httpTLS, err := transport.ServerTLSConfig(transport.TLSOptions{
+		Certificates: pk.serverCerts,
+		ClientAuth:   transport.Request, // devices may use their certificate for the data plane
+		NextProtos:   []string{"h2", "http/1.1"},
+	})
+	if err != nil {
+		return nil, eps, err
+	}
+	if cfg.ALPNAddr != "" {
+		l, addr, err := add("alpn", transport.KindTLSMux, cfg.ALPNAddr, deviceTLS.Clone())
+		if err != nil {
+			return nil, eps, err
+		}
+		eps.ALPN = addr
+		srv := &http.Server{Handler: api, ConnContext: transport.HTTPConnContext, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(h.log)}
+		comps = append(comps, component{name: "alpn-http", serve: func(context.Context) error { return srv.Serve(l.HTTPListener()) }, shutdown: srv.Shutdown})
+	}
+	if cfg.HTTPSAddr != "" {
+		ln, err := net.Listen("tcp", cfg.HTTPSAddr)
+		if err != nil {
+			return nil, eps, fmt.Errorf("hub: listen https on %s: %w", cfg.HTTPSAddr, err)
+		}
+		eps.HTTPS = ln.Addr().String()
+		srv := &http.Server{Handler: api, TLSConfig: httpTLS, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(h.log)}
+		comps = append(comps, component{name: "https", serve: func(context.Context) error { return srv.ServeTLS(ln, "", "") }, shutdown: srv.Shutdown})
+	}
+	return comps, eps, nil
+}
+
+// newAPI builds the AWS-compatible HTTP API with SigV4 admin authentication.
+func (h *Hub) newAPI(b *broker.Broker, pk *pkiState, creds AdminCredentials, reg *registry.Registry) (*httpapi.API, error) {
+	sig, err := httpapi.NewSigV4(httpapi.SigV4Config{}, httpapi.StaticCredentials{creds.AccessKeyID: creds.SecretAccessKey}, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	api, err := httpapi.New(httpapi.Config{}, sig, h.log)
+	if err != nil {
+		return nil, err
+	}
+	registerControlPlane(api, h, b, pk, reg)
+	return api, nil
+}
+
+// certificateStatusChanged disconnects the live connections of a certificate
+// that is no longer ACTIVE, within the API call that changed it.
+func (h *Hub) certificateStatusChanged(b *broker.Broker, certID string, status registry.CertStatus) {
+	if status == registry.StatusActive {
+		return
+	}
+	n := b.DisconnectWhere(func(_ string, p broker.Principal) bool { return p.ID() == certID },
+		packet.NotAuthorized, broker.ReasonAuthError, fmt.Sprintf("certificate %s is now %s", certID, status))
+	if n > 0 {
+		h.log.Warn("hub: disconnected devices of a certificate that is no longer active", "cert_id", certID, "status", string(status), "connections", n)
+	}
+}
