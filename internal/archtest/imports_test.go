@@ -157,6 +157,19 @@ type rule struct {
 	reason  string
 }
 
+// pureLeaf is a rule that pkg imports the standard library only.
+func pureLeaf(pkg, reason string) rule {
+	return rule{
+		name:      pkg + " is stdlib only",
+		subject:   pkg,
+		appliesTo: func(p string) bool { return under(p, pkg) },
+		allowed: func(_ string, d dep) bool {
+			return isStd(d.path) || (d.inModule && under(d.rel, pkg))
+		},
+		reason: reason,
+	}
+}
+
 var rules = []rule{
 	{
 		name:      "packet is stdlib only",
@@ -177,6 +190,11 @@ var rules = []rule{
 		},
 		reason: "topic names, filters and the subscription tree are pure logic the broker and policy engine share",
 	},
+	pureLeaf("internal/policy", "the policy language is pure logic: the hub, the console's test form and "+
+		"the HTTP data plane evaluate the same documents the same way"),
+	pureLeaf("internal/pki", "certificate authority and conversion logic must not depend on storage or "+
+		"transport, so the CLI and the hub convert and verify identically"),
+	pureLeaf("internal/memtrim", "a process-wide memory policy with no dependencies"),
 	{
 		name:      "broker imports stdlib, x/ and mqtt only",
 		subject:   "internal/broker",
