@@ -187,11 +187,10 @@ func (b *Broker) isClosed() bool {
 func (b *Broker) ServeConn(conn net.Conn, info ConnInfo) {
 	b.conns.Add(1)
 	defer b.conns.Done()
-	defer conn.Close()
-	if !b.waitReady() {
-		return
+	if b.waitReady() {
+		newClient(b, conn, info).serve()
 	}
-	newClient(b, conn, info).serve()
+	conn.Close()
 }
 
 // waitReady waits until Serve has loaded state; false if the broker stops

@@ -281,7 +281,24 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 // serveConn runs on the connection's goroutine: handshake, then the
 // Handler or a hand-off to HTTP.
 func (l *Listener) serveConn(tr *tracked) {
-	defer l.untrack(tr)
+	conn, meta := l.prepare(tr)
+	if conn == nil {
+		l.untrack(tr)
+		return
+	}
+	// The Handler runs on a fresh goroutine whose first frame is small, and
+	// this one ends: an idle connection's goroutine then parks with little
+	// beneath it, so its stack shrinks to 4 KB (stacks shrink only while less
+	// than a quarter, guard included, is in use).
+	go l.runTracked(tr, conn, meta)
+}
+
+// prepare runs the handshake and returns the connection and its metadata
+// for the Handler, or nil when the connection was refused or handed to the
+// HTTP server.
+//
+//go:noinline
+func (l *Listener) prepare(tr *tracked) (net.Conn, *Meta) {
 	raw := tr.conn
 	start := time.Now()
 	conn := raw
@@ -289,26 +306,33 @@ func (l *Listener) serveConn(tr *tracked) {
 	if l.tlsCfg != nil {
 		var ok bool
 		if conn, state, ok = l.handshake(raw, start); !ok {
-			return
+			return nil, nil
 		}
 	}
 	_ = raw.SetDeadline(time.Time{})
 
 	if !l.setActive(tr) {
 		raw.Close()
-		return
+		return nil, nil
 	}
 	if l.cfg.Kind.websocket() || l.cfg.Kind == KindTLSMux && !isMQTTProto(state.NegotiatedProtocol) {
 		l.handOff(conn, raw, state, start)
-		return
+		return nil, nil
 	}
-	l.runHandler(conn, &Meta{
+	return conn, &Meta{
 		Listener:   l.cfg.Name,
 		Kind:       l.cfg.Kind,
 		RemoteAddr: raw.RemoteAddr(),
 		LocalAddr:  raw.LocalAddr(),
 		TLS:        state,
-	})
+	}
+}
+
+// runTracked runs the Handler for a tracked connection and releases it.
+func (l *Listener) runTracked(tr *tracked, conn net.Conn, meta *Meta) {
+	defer l.untrack(tr)
+	defer l.recoverHandler(conn, meta)
+	l.handler(conn, *meta)
 }
 
 // handshake runs the TLS handshake within the handshake timeout. It is kept

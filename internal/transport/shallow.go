@@ -85,20 +85,28 @@ func (f *feedConn) fill() error {
 			feedBuffers.Put(f.bp)
 			f.bp = nil
 		}
-		return &net.OpError{Op: "read", Net: "tcp", Source: f.LocalAddr(), Addr: f.RemoteAddr(), Err: err}
+		return f.readError(err)
 	}
 	bp := f.bp
 	f.bp = nil
 	switch {
 	case f.rerr != nil:
 		feedBuffers.Put(bp)
-		return &net.OpError{Op: "read", Net: "tcp", Source: f.LocalAddr(), Addr: f.RemoteAddr(), Err: os.NewSyscallError("read", f.rerr)}
+		return f.readError(os.NewSyscallError("read", f.rerr))
 	case f.n <= 0:
 		feedBuffers.Put(bp)
 		return io.EOF
 	}
 	f.buf, f.pending = bp, (*bp)[:f.n]
 	return nil
+}
+
+// readError wraps a read failure as net.Conn.Read would. It is out of line
+// to keep fill's frame, which is on the stack of every idle connection, small.
+//
+//go:noinline
+func (f *feedConn) readError(err error) error {
+	return &net.OpError{Op: "read", Net: "tcp", Source: f.LocalAddr(), Addr: f.RemoteAddr(), Err: err}
 }
 
 // readSocket is the syscall.RawConn callback of fill (stored once as
