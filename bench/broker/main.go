@@ -24,6 +24,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,7 +48,19 @@ func main() {
 	flag.Var(&certs, "cert", "server certificate (PEM); repeat for several, paired with -key in order")
 	flag.Var(&keys, "key", "server private key (PEM); repeat, one per -cert")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error (info logs every connection)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatal(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if len(certs) == 0 {
 		certs = listFlag{"bench/out/pki/server.pem"}
 	}
@@ -62,6 +75,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, log, *addr, *caFile, certs, keys); err != nil {
+		pprof.StopCPUProfile()
 		fatal(err)
 	}
 }
