@@ -23,11 +23,20 @@ func (c *client) handlePublish(p *packet.Publish) error {
 		// without an acknowledgement.
 		return c.protocolError(packet.QoSNotSupported, ReasonClientError, fmt.Sprintf("PUBLISH with QoS %d; the maximum is %d", p.QoS, b.cfg.MaxQoS))
 	}
-	if p.QoS == 2 && c.sess.hasInboundQoS2(p.PacketID) {
-		// A retransmission of a QoS 2 message we already accepted: acknowledge
-		// again without delivering twice.
-		c.send(&packet.Ack{Kind: packet.PUBREC, PacketID: p.PacketID})
-		return nil
+	if p.QoS == 2 {
+		dup, inflight := c.sess.inboundQoS2(p.PacketID)
+		if dup {
+			// A retransmission of a QoS 2 message we already accepted:
+			// acknowledge again without delivering twice.
+			c.send(&packet.Ack{Kind: packet.PUBREC, PacketID: p.PacketID})
+			return nil
+		}
+		// QoS 1 publishes are acknowledged before the next is read, so only
+		// QoS 2 ones (awaiting PUBREL) can exceed our Receive Maximum.
+		if inflight >= b.cfg.ReceiveMaximum {
+			return c.protocolError(packet.ReceiveMaximumExceeded, ReasonClientError,
+				fmt.Sprintf("more than %d QoS 2 publishes awaiting PUBREL (Receive Maximum)", b.cfg.ReceiveMaximum))
+		}
 	}
 
 	// Topic alias (v5).
@@ -206,11 +215,13 @@ func (c *client) forget(seq uint64) {
 	}
 }
 
-func (s *session) hasInboundQoS2(id uint16) bool {
+// inboundQoS2 reports whether id is a QoS 2 publish already received and
+// awaiting PUBREL, and how many such publishes there are.
+func (s *session) inboundQoS2(id uint16) (dup bool, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.inQoS2[id]
-	return ok
+	_, dup = s.inQoS2[id]
+	return dup, len(s.inQoS2)
 }
 
 func (s *session) addInboundQoS2(id uint16) {

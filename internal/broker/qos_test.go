@@ -3,10 +3,12 @@ package broker_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/thingcore/thingcore/internal/broker"
+	"github.com/thingcore/thingcore/internal/brokertest"
 	"github.com/thingcore/thingcore/internal/mqtt/packet"
 )
 
@@ -165,4 +167,29 @@ func TestMaxQoS1(t *testing.T) {
 			t.Fatalf("got QoS %d, want 1", m.QoS)
 		}
 	})
+}
+
+// A client that leaves more QoS 2 publishes awaiting PUBREL than the broker's
+// Receive Maximum is disconnected with 0x93.
+func TestReceiveMaximumExceeded(t *testing.T) {
+	cfg := broker.DefaultConfig()
+	cfg.ReceiveMaximum = 2
+	cfg.PublishRate = -1
+	srv := brokertest.Start(t, brokertest.Options{Config: cfg})
+	c := dialRaw(t, srv.Addr, packet.Version5)
+	if ack := c.mustConnect("rm", true); ack.Properties.ReceiveMaximum != 2 {
+		t.Fatalf("CONNACK Receive Maximum = %d, want 2", ack.Properties.ReceiveMaximum)
+	}
+	for id := uint16(1); id <= 3; id++ {
+		c.send(&packet.Publish{Topic: "rm/x", QoS: 2, PacketID: id, Payload: []byte("x")})
+	}
+	var disc *packet.Disconnect
+	for _, p := range c.expectClosed(5 * time.Second) {
+		if d, ok := p.(*packet.Disconnect); ok {
+			disc = d
+		}
+	}
+	if disc == nil || disc.ReasonCode != packet.ReceiveMaximumExceeded {
+		t.Fatalf("DISCONNECT = %+v, want reason 0x93", disc)
+	}
 }
