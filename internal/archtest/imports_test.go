@@ -194,6 +194,16 @@ var rules = []rule{
 		"the HTTP data plane evaluate the same documents the same way"),
 	pureLeaf("internal/pki", "certificate authority and conversion logic must not depend on storage or "+
 		"transport, so the CLI and the hub convert and verify identically"),
+	{
+		name:      "httpapi imports no thingcore package",
+		subject:   "internal/httpapi",
+		appliesTo: func(p string) bool { return under(p, "internal/httpapi") },
+		allowed: func(_ string, d dep) bool {
+			return !d.inModule || under(d.rel, "internal/httpapi")
+		},
+		reason: "the AWS HTTP API base sits under every operation package (iotapi, the data plane); " +
+			"importing one of them would make a cycle",
+	},
 	pureLeaf("internal/memtrim", "a process-wide memory policy with no dependencies"),
 	{
 		name:      "broker imports stdlib, x/ and mqtt only",

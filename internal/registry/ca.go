@@ -233,18 +233,7 @@ func (r *Registry) verifyPossession(ctx context.Context, ca *x509.Certificate, v
 
 // getCA reads a CA record and its revision; id is normalized.
 func (r *Registry) getCA(ctx context.Context, id string) (caRecord, uint64, error) {
-	e, err := r.b.Get(ctx, caKey(id))
-	if isNotFound(err) {
-		return caRecord{}, 0, notFoundf("CA certificate %s does not exist", id)
-	}
-	if err != nil {
-		return caRecord{}, 0, fmt.Errorf("registry: ca %s: %w", id, err)
-	}
-	var rec caRecord
-	if err := json.Unmarshal(e.Value, &rec); err != nil {
-		return caRecord{}, 0, fmt.Errorf("registry: ca %s: decode: %w", id, err)
-	}
-	return rec, e.Revision, nil
+	return getRecord[caRecord](ctx, r, caKey(id), "ca "+id, "CA certificate %s does not exist", id)
 }
 
 // CACertificate returns the CA certificate with this id.

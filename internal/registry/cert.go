@@ -188,18 +188,7 @@ func (r *Registry) AddCertificate(ctx context.Context, certPEM string, status Ce
 
 // getCert reads a certificate record and its revision; id is normalized.
 func (r *Registry) getCert(ctx context.Context, id string) (certRecord, uint64, error) {
-	e, err := r.b.Get(ctx, certKey(id))
-	if isNotFound(err) {
-		return certRecord{}, 0, notFoundf("Certificate %s does not exist", id)
-	}
-	if err != nil {
-		return certRecord{}, 0, fmt.Errorf("registry: certificate %s: %w", id, err)
-	}
-	var rec certRecord
-	if err := json.Unmarshal(e.Value, &rec); err != nil {
-		return certRecord{}, 0, fmt.Errorf("registry: certificate %s: decode: %w", id, err)
-	}
-	return rec, e.Revision, nil
+	return getRecord[certRecord](ctx, r, certKey(id), "certificate "+id, "Certificate %s does not exist", id)
 }
 
 // Certificate returns the device certificate with this id (one KV read).

@@ -46,6 +46,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -297,3 +298,21 @@ func decodeKeyTokens(key string) ([]string, error) {
 
 // isNotFound reports whether err is kvstore's ErrNotFound.
 func isNotFound(err error) bool { return errors.Is(err, kvstore.ErrNotFound) }
+
+// getRecord reads and decodes the JSON record at key with its revision. A
+// missing key is the AWS-style not-found error notFound (a format taking
+// name); what names the record in other errors.
+func getRecord[T any](ctx context.Context, r *Registry, key, what, notFound, name string) (T, uint64, error) {
+	var rec T
+	e, err := r.b.Get(ctx, key)
+	if isNotFound(err) {
+		return rec, 0, notFoundf(notFound, name)
+	}
+	if err != nil {
+		return rec, 0, fmt.Errorf("registry: %s: %w", what, err)
+	}
+	if err := json.Unmarshal(e.Value, &rec); err != nil {
+		return rec, 0, fmt.Errorf("registry: %s: decode: %w", what, err)
+	}
+	return rec, e.Revision, nil
+}

@@ -173,18 +173,7 @@ func (r *Registry) CreateThing(ctx context.Context, name, typeName string, attrs
 
 // getThing reads a thing record and its revision.
 func (r *Registry) getThing(ctx context.Context, name string) (thingRecord, uint64, error) {
-	e, err := r.b.Get(ctx, thingKey(name))
-	if isNotFound(err) {
-		return thingRecord{}, 0, notFoundf("Thing %s cannot be found.", name)
-	}
-	if err != nil {
-		return thingRecord{}, 0, fmt.Errorf("registry: thing %s: %w", name, err)
-	}
-	var rec thingRecord
-	if err := json.Unmarshal(e.Value, &rec); err != nil {
-		return thingRecord{}, 0, fmt.Errorf("registry: thing %s: decode: %w", name, err)
-	}
-	return rec, e.Revision, nil
+	return getRecord[thingRecord](ctx, r, thingKey(name), "thing "+name, "Thing %s cannot be found.", name)
 }
 
 // DescribeThing returns the thing with this name.
