@@ -81,12 +81,17 @@ func DefaultConfig() Config {
 }
 
 // LoadConfigFile reads a JSON config file over the defaults. Unknown fields
-// are an error, so a typo does not pass silently.
+// are an error, so a typo does not pass silently. Durations are Go duration
+// strings ("10s", "1h") or nanoseconds.
 func LoadConfigFile(path string) (Config, error) {
 	cfg := DefaultConfig()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, fmt.Errorf("hub: config: %w", err)
+	}
+	data, err = durationsToNanos(data)
+	if err != nil {
+		return cfg, fmt.Errorf("hub: config %s: %w", path, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -94,6 +99,46 @@ func LoadConfigFile(path string) (Config, error) {
 		return cfg, fmt.Errorf("hub: config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// durationFields are the config keys holding durations, at any depth.
+var durationFields = map[string]bool{
+	"kv_sync_interval": true, "shutdown_timeout": true, "max_session_expiry": true,
+	"write_timeout": true, "connect_timeout": true, "max_message_expiry": true,
+}
+
+// durationsToNanos lets a config file write durations as Go duration
+// strings ("10s", "1h") by converting them to the nanoseconds that
+// time.Duration decodes from; numbers are left as they are.
+func durationsToNanos(data []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	var walk func(m map[string]any) error
+	walk = func(m map[string]any) error {
+		for k, v := range m {
+			switch v := v.(type) {
+			case map[string]any:
+				if err := walk(v); err != nil {
+					return err
+				}
+			case string:
+				if durationFields[k] {
+					d, err := time.ParseDuration(v)
+					if err != nil {
+						return fmt.Errorf("%s: %w", k, err)
+					}
+					m[k] = int64(d)
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(doc); err != nil {
+		return nil, err
+	}
+	return json.Marshal(doc)
 }
 
 // Validate checks the configuration.

@@ -1,0 +1,46 @@
+package hub_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/thingcore/thingcore/internal/hub"
+)
+
+func TestLoadConfigFile(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		json    string
+		check   func(hub.Config) bool
+		wantErr bool
+	}{
+		{"duration strings", `{"shutdown_timeout":"3s","broker":{"max_session_expiry":"2h","keep_alive_max":600}}`,
+			func(c hub.Config) bool {
+				return c.ShutdownTimeout == 3*time.Second && c.Broker.MaxSessionExpiry == 2*time.Hour && c.Broker.KeepAliveMax == 600
+			}, false},
+		{"nanoseconds still work", `{"kv_sync_interval":500000000}`,
+			func(c hub.Config) bool { return c.KVSyncInterval == 500*time.Millisecond }, false},
+		{"defaults kept", `{"mqtt_addr":":1883"}`,
+			func(c hub.Config) bool { return c.MQTTAddr == ":1883" && c.HTTPSAddr == ":8443" && c.DataDir == "./thingcore-data" }, false},
+		{"unknown field", `{"mqtt_adr":":1"}`, nil, true},
+		{"bad duration", `{"shutdown_timeout":"soon"}`, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "thingcore.json")
+			if err := os.WriteFile(path, []byte(tc.json), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := hub.LoadConfigFile(path)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("LoadConfigFile(%s) error = %v, want error %v", tc.json, err, tc.wantErr)
+			}
+			if err == nil && !tc.check(cfg) {
+				t.Fatalf("LoadConfigFile(%s) = %+v", tc.json, cfg)
+			}
+		})
+	}
+}
