@@ -110,7 +110,7 @@ func serveCommand() *command {
 			"Each setting comes from, in order of precedence: its flag, its THINGCORE_* environment\n" +
 			"variable, the JSON config file (--config or THINGCORE_CONFIG: data_dir, mqtt_addr, https_addr,\n" +
 			"alpn_addr, websocket_addr, plain_mqtt_addr, server_names, allow_rsa_key_exchange,\n" +
-			"insecure_allow_all, shutdown_timeout in nanoseconds, broker limits; unknown fields are an\n" +
+			"insecure_allow_all, shutdown_timeout as a duration such as \"10s\", broker limits; unknown fields are an\n" +
 			"error), the default. SIGINT or SIGTERM drains the connections within --shutdown-timeout; a\n" +
 			"second signal ends the process at once.\n\n" +
 			"Environment: THINGCORE_CONFIG and, per flag, THINGCORE_DATA_DIR, THINGCORE_MQTT_ADDR,\n" +
