@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/thingcore/thingcore/internal/broker"
@@ -23,6 +24,7 @@ const failureReason = "AUTHORIZATION_FAILED"
 // policies bound to its connection.
 type devicePrincipal struct {
 	certID string
+	things []string      // things the certificate is attached to
 	bound  *policy.Bound // nil with InsecureAllowAll
 }
 
@@ -86,7 +88,7 @@ func (a *deviceAuth) Authenticate(ctx context.Context, req *broker.ConnectReques
 	if err := a.verifyChain(ctx, cert, leaf, st.PeerCertificates[1:], now); err != nil {
 		return nil, refusal("certificate %s: %v", id, err)
 	}
-	p := &devicePrincipal{certID: id}
+	p := &devicePrincipal{certID: id, things: things}
 	if a.allowAll {
 		return p, nil
 	}
@@ -183,5 +185,17 @@ func (a *deviceAuth) Authorize(p broker.Principal, _ string, action broker.Actio
 	if d.Allowed {
 		return nil
 	}
+	if action == broker.ActionConnect && !slices.Contains(dp.things, resource) {
+		// The commonest refusal: the client id is not the thing's name.
+		return fmt.Errorf("%w (client id %q is not a thing attached to certificate %s; attached: %s; "+
+			"connect with the thing name as client id)", d.Err(), resource, dp.certID, thingList(dp.things))
+	}
 	return d.Err()
+}
+
+func thingList(things []string) string {
+	if len(things) == 0 {
+		return "none"
+	}
+	return strings.Join(things, ", ")
 }
