@@ -24,7 +24,9 @@ func TestLoadConfigFile(t *testing.T) {
 		{"nanoseconds still work", `{"kv_sync_interval":500000000}`,
 			func(c hub.Config) bool { return c.KVSyncInterval == 500*time.Millisecond }, false},
 		{"defaults kept", `{"mqtt_addr":":1883"}`,
-			func(c hub.Config) bool { return c.MQTTAddr == ":1883" && c.HTTPSAddr == ":8443" && c.DataDir == "./thingcore-data" }, false},
+			func(c hub.Config) bool {
+				return c.MQTTAddr == ":1883" && c.HTTPSAddr == ":8443" && c.DataDir == "./thingcore-data"
+			}, false},
 		{"unknown field", `{"mqtt_adr":":1"}`, nil, true},
 		{"bad duration", `{"shutdown_timeout":"soon"}`, nil, true},
 	} {
