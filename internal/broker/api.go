@@ -82,6 +82,7 @@ type Authorizer interface {
 type Refusal struct {
 	Code          packet.ReasonCode // e.g. packet.NotAuthorized, packet.BadUserNameOrPassword
 	FailureReason string            // AWS connectFailureReason, e.g. "AUTHORIZATION_FAILED"
+	PrincipalID   string            // the identity refused, when known (a certificate id)
 	Err           error             // the reason in words
 }
 

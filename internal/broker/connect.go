@@ -205,6 +205,9 @@ func (b *Broker) connackProperties(p *packet.Properties, c *client, cp *packet.C
 func (c *client) refuseErr(err error) error {
 	var r *Refusal
 	if errors.As(err, &r) {
+		if c.principal == nil && r.PrincipalID != "" {
+			c.principal = refusedPrincipal(r.PrincipalID)
+		}
 		return c.refuse(r.Code, r.FailureReason, err.Error())
 	}
 	return c.refuse(packet.NotAuthorized, ReasonAuthorizationFailed, err.Error())
@@ -232,6 +235,12 @@ func (c *client) refuse(code packet.ReasonCode, failure, detail string) error {
 	})
 	return errClose
 }
+
+// refusedPrincipal names an identity that authentication refused, so the
+// log line and the connect_failed event can report it.
+type refusedPrincipal string
+
+func (p refusedPrincipal) ID() string { return string(p) }
 
 // v3ConnackCode maps a v5 reason code to the closest 3.1.1 return code.
 func v3ConnackCode(code packet.ReasonCode) packet.ReasonCode {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/thingcore/thingcore/internal/broker"
 	"github.com/thingcore/thingcore/internal/mqtt/packet"
@@ -122,7 +123,7 @@ func TestTopicAlias(t *testing.T) {
 func TestReservedTopics(t *testing.T) {
 	for _, tc := range []struct {
 		topic string
-		want  packet.ReasonCode // v5 PUBACK; refusals with 0x87 close a v3 connection
+		want  packet.ReasonCode // v5 PUBACK; any refusal of a QoS 1 publish closes a v3 connection
 	}{
 		{"$aws/things/t1/shadow/update", packet.NoMatchingSubscribers},
 		{"$aws/things/t1/shadow/name/s1/get", packet.NoMatchingSubscribers},
@@ -150,7 +151,9 @@ func TestReservedTopics(t *testing.T) {
 		t.Run("publish/v311/"+strings.ReplaceAll(name, "/", "_"), func(t *testing.T) {
 			srv := start(t, noRate())
 			c := rawClient(t, srv.Addr, packet.Version311, "c")
-			if tc.want == packet.NotAuthorized {
+			if tc.want >= 0x80 {
+				// 3.1.1 cannot refuse in a PUBACK, and acknowledging a dropped
+				// QoS 1 message would lose it: the connection is closed.
 				c.send(&packet.Publish{Topic: tc.topic, QoS: 1, PacketID: 1, Payload: []byte("{}")})
 				c.expectClosedVersion(0)
 				return
@@ -233,4 +236,32 @@ func TestPublishRate(t *testing.T) {
 	if refused == 0 {
 		t.Fatalf("PUBACK codes %v, want some 0x97 beyond 3 publishes per second", codes)
 	}
+}
+
+// An MQTT 3.1.1 client over the publish rate is disconnected (THROTTLED)
+// instead of getting a PUBACK for a message that was dropped, so the message
+// is resent after reconnecting rather than lost.
+func TestPublishRateV3ClosesInsteadOfLosing(t *testing.T) {
+	srv := start(t, broker.Config{PublishRate: 2})
+	c := rawClient(t, srv.Addr, packet.Version311, "throttled")
+	// One write: the server closes the connection part-way through.
+	var burst []byte
+	for i := range 6 {
+		burst, _ = packet.Append(burst, &packet.Publish{Topic: "rate/x", QoS: 1, PacketID: uint16(i + 1), Payload: []byte("x")}, packet.Version311)
+	}
+	if _, err := c.conn.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	acks := 0
+	for _, p := range c.expectClosed(5 * time.Second) {
+		if _, ok := p.(*packet.Ack); ok {
+			acks++
+		}
+	}
+	if acks > 2 {
+		t.Fatalf("got %d PUBACKs for 6 publishes at a limit of 2 per second; refused ones must not be acknowledged", acks)
+	}
+	srv.Events.Wait(t, 5*time.Second, "THROTTLED disconnect", func(ev broker.Event) bool {
+		return ev.Kind == broker.EventDisconnected && ev.ClientID == "throttled" && ev.DisconnectReason == broker.ReasonThrottled
+	})
 }

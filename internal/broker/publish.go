@@ -70,16 +70,13 @@ func (c *client) handlePublish(p *packet.Publish) error {
 			fmt.Sprintf("payload is %d bytes; the limit is %d", len(p.Payload), b.cfg.MaxPayloadSize))
 	}
 
-	// Checks whose failure refuses this message but keeps the connection
-	// (v5 PUBACK reason code; v3 QoS 1 gets its PUBACK as AWS does not
-	// say otherwise, QoS 0 is dropped).
+	// Checks whose failure refuses this message. v5 clients get the reason
+	// code in PUBACK and keep the connection; QoS 0 messages are dropped.
 	if code, why := c.checkPublish(p); code != packet.Success {
 		c.log.Warn("mqtt: publish refused", "client_id", c.clientID, "cert_id", principalID(c.principal),
 			"topic", p.Topic, "reason", why, "reason_code", fmt.Sprintf("0x%02X", byte(code)))
-		if code == packet.NotAuthorized && !v5 {
-			// AWS closes MQTT 3.1.1 connections that publish where they may not.
-			c.setClose(ReasonForbiddenAccess, why, true)
-			return errClose
+		if !v5 && (code == packet.NotAuthorized || p.QoS > 0) {
+			return c.refuseV3Publish(code, why)
 		}
 		c.ackPublish(p, code, why)
 		return nil
@@ -92,6 +89,9 @@ func (c *client) handlePublish(p *packet.Publish) error {
 	if m.Retain {
 		if code, why := b.storeRetained(m); code != packet.Success {
 			c.log.Warn("mqtt: retained publish refused", "client_id", c.clientID, "topic", p.Topic, "reason", why)
+			if !v5 && p.QoS > 0 {
+				return c.refuseV3Publish(code, why)
+			}
 			c.ackPublish(p, code, why)
 			return nil
 		}
@@ -106,6 +106,23 @@ func (c *client) handlePublish(p *packet.Publish) error {
 	}
 	c.ackPublish(p, code, "")
 	return nil
+}
+
+// refuseV3Publish closes an MQTT 3.1.1 connection whose publish was refused.
+// 3.1.1 has no way to say "refused" in a PUBACK, and acknowledging a QoS 1
+// message that was dropped would lose it silently; closed, the client
+// resends it after reconnecting. AWS closes such connections too, with the
+// lifecycle reason matching the cause.
+func (c *client) refuseV3Publish(code packet.ReasonCode, why string) error {
+	reason := ReasonClientError
+	switch code {
+	case packet.NotAuthorized:
+		reason = ReasonForbiddenAccess
+	case packet.QuotaExceeded:
+		reason = ReasonThrottled
+	}
+	c.setClose(reason, why, true)
+	return errClose
 }
 
 // checkPublish applies limits, reserved-topic rules, the publish rate and

@@ -56,37 +56,41 @@ var (
 	_ broker.Authorizer    = (*deviceAuth)(nil)
 )
 
-func refusal(format string, args ...any) error {
-	return &broker.Refusal{Code: packet.NotAuthorized, FailureReason: failureReason, Err: fmt.Errorf(format, args...)}
+func refusal(certID, format string, args ...any) error {
+	return &broker.Refusal{Code: packet.NotAuthorized, FailureReason: failureReason, PrincipalID: certID, Err: fmt.Errorf(format, args...)}
 }
 
 // Authenticate implements broker.Authenticator.
 func (a *deviceAuth) Authenticate(ctx context.Context, req *broker.ConnectRequest) (broker.Principal, error) {
 	st := req.Conn.TLS
 	if st == nil || len(st.PeerCertificates) == 0 {
-		return nil, refusal("no client certificate: devices must present an X.509 certificate issued or registered by this hub")
+		return nil, refusal("", "no client certificate: devices must present an X.509 certificate issued or registered by this hub")
 	}
 	leaf := st.PeerCertificates[0]
 	id := pki.CertificateID(leaf.Raw)
 	cert, things, err := a.reg.CertificateThings(ctx, id)
 	if errors.Is(err, registry.ErrNotFound) {
-		return nil, refusal("certificate %s is not registered with this hub (create one with `thingcore thing create`, or register it)", id)
+		if string(leaf.RawIssuer) != string(a.hubCA.RawSubject) {
+			return nil, refusal(id, "certificate %s is not registered with this hub and was issued by %q, not by the hub CA "+
+				"(register it, or its CA, with `thingcore cert register`)", id, leaf.Issuer.String())
+		}
+		return nil, refusal(id, "certificate %s is not registered with this hub (create one with `thingcore thing create`, or register it)", id)
 	}
 	if err != nil {
 		return nil, &broker.Refusal{Code: packet.ServerUnavailable, FailureReason: "SERVER_ERROR", Err: fmt.Errorf("certificate %s: %w", id, err)}
 	}
 	if cert.Status != registry.StatusActive {
-		return nil, refusal("certificate %s is %s, not ACTIVE (activate it with `thingcore cert activate %s`)", id, cert.Status, id)
+		return nil, refusal(id, "certificate %s is %s, not ACTIVE (activate it with `thingcore cert activate %s`)", id, cert.Status, id)
 	}
 	now := a.now()
 	if now.Before(leaf.NotBefore) {
-		return nil, refusal("certificate %s is not valid before %s", id, leaf.NotBefore.UTC().Format(time.RFC3339))
+		return nil, refusal(id, "certificate %s is not valid before %s", id, leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
 	if now.After(leaf.NotAfter) {
-		return nil, refusal("certificate %s expired at %s", id, leaf.NotAfter.UTC().Format(time.RFC3339))
+		return nil, refusal(id, "certificate %s expired at %s", id, leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if err := a.verifyChain(ctx, cert, leaf, st.PeerCertificates[1:], now); err != nil {
-		return nil, refusal("certificate %s: %v", id, err)
+		return nil, refusal(id, "certificate %s: %v", id, err)
 	}
 	p := &devicePrincipal{certID: id, things: things}
 	if a.allowAll {
