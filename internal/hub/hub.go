@@ -281,8 +281,11 @@ func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, 
 		b.ServeConn(c, broker.ConnInfo{Listener: m.Listener, Transport: string(m.Kind), RemoteAddr: m.RemoteAddr, TLS: m.TLS})
 	}
 	deviceTLS, err := transport.ServerTLSConfig(transport.TLSOptions{
-		Certificates:        pk.serverCerts,
-		ClientAuth:          transport.RequireAny, // the device authenticator verifies, and says why it refuses
+		Certificates: pk.serverCerts,
+		// The certificate is requested, not required, at the TLS layer: the
+		// device authenticator verifies it (or its absence) at CONNECT, where
+		// the client id is known, and logs and reports why it refuses.
+		ClientAuth:          transport.Request,
 		AllowRSAKeyExchange: cfg.AllowRSAKeyExchange,
 	})
 	if err != nil {

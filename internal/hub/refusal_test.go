@@ -471,3 +471,42 @@ func apiErrorCode(err error) string {
 	}
 	return ""
 }
+
+// A device without a certificate completes TLS and is refused at CONNECT,
+// where its client id is known: a Warn log line and a connect_failed event
+// say why.
+func TestNoCertificateRefused(t *testing.T) {
+	h := hubtest.Start(t, hubtest.Options{})
+	events := watchLifecycle(t, h)
+	caPEM, err := os.ReadFile(h.Endpoints.RootCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tc := &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	for _, version := range []string{"v5", "v3"} {
+		t.Run(version, func(t *testing.T) {
+			clientID := "no-cert-" + version
+			if version == "v5" {
+				_, ack, err := connectV5(t, h.Endpoints.MQTT, tc, clientID, nil)
+				if err == nil || ack == nil || ack.ReasonCode != 0x87 {
+					t.Fatalf("connect = (%v, %v), want CONNACK 0x87", ack, err)
+				}
+			} else {
+				_, code, err := connectV3(t, h.Endpoints.MQTT, tc, clientID, true, nil)
+				if err == nil || code != 5 {
+					t.Fatalf("connect = (%d, %v), want return code 5", code, err)
+				}
+			}
+			line := h.Logs.WaitFor(t, waitTimeout, `"msg":"mqtt: connection refused"`, `"client_id":"`+clientID+`"`, "no client certificate")
+			if !strings.Contains(line, `"level":"WARN"`) {
+				t.Errorf("refusal log line is not at Warn: %s", line)
+			}
+			ev := events.wait(t, "$aws/events/presence/connect_failed/"+clientID)
+			if ev["connectFailureReason"] != "AUTHORIZATION_FAILED" {
+				t.Errorf("connectFailureReason = %v, want AUTHORIZATION_FAILED", ev["connectFailureReason"])
+			}
+		})
+	}
+}
