@@ -240,6 +240,27 @@ func (b *Broker) DisconnectWhere(match func(clientID string, p Principal) bool, 
 	return len(hit)
 }
 
+// EachPrincipal calls fn for the principal of every live connection, e.g. to
+// re-evaluate what it may do after its policies changed. fn must not call
+// back into the broker.
+func (b *Broker) EachPrincipal(fn func(clientID string, p Principal)) {
+	b.mu.Lock()
+	type live struct {
+		id string
+		p  Principal
+	}
+	var all []live
+	for id, s := range b.sessions {
+		if c := s.currentClient(); c != nil && c.principal != nil {
+			all = append(all, live{id, c.principal})
+		}
+	}
+	b.mu.Unlock()
+	for _, l := range all {
+		fn(l.id, l.p)
+	}
+}
+
 // ConnectedCount returns the number of live client connections.
 func (b *Broker) ConnectedCount() int64 { return b.stats.Connections.Load() }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/thingcore/thingcore/internal/broker"
@@ -23,10 +24,27 @@ const failureReason = "AUTHORIZATION_FAILED"
 // devicePrincipal is an authenticated device: its certificate and the
 // policies bound to its connection.
 type devicePrincipal struct {
-	certID string
-	things []string      // things the certificate is attached to
-	bound  *policy.Bound // nil with InsecureAllowAll
+	certID  string
+	certARN string
+	things  []string       // things the certificate is attached to
+	pctx    policy.Context // the connection's policy variables, to bind again when policies change
+	bound   atomic.Pointer[policy.Bound]
 }
+
+// bind evaluates the principal's policies from now on with set; live
+// connections pick the change up on their next action, without reconnecting.
+func (p *devicePrincipal) bind(set *policy.Set) { p.bound.Store(set.Bind(p.pctx)) }
+
+// policySource gives the policies in effect for a certificate.
+type policySource interface {
+	EffectiveSet(ctx context.Context, certARN string) (*policy.Set, error)
+}
+
+// staticPolicies is one policy set for every certificate: the default thing
+// policy, until policies are stored and attached.
+type staticPolicies struct{ set *policy.Set }
+
+func (s staticPolicies) EffectiveSet(context.Context, string) (*policy.Set, error) { return s.set, nil }
 
 // ID implements broker.Principal: lifecycle events report the certificate id
 // as principalIdentifier, as AWS does.
@@ -44,7 +62,7 @@ type deviceAuth struct {
 	reg      *registry.Registry
 	hubCA    *x509.Certificate
 	roots    *x509.CertPool // the hub CA
-	policies *policy.Set    // until policies can be attached: the default thing policy for every device
+	policies policySource
 	allowAll bool
 	region   string
 	account  string
@@ -92,7 +110,7 @@ func (a *deviceAuth) Authenticate(ctx context.Context, req *broker.ConnectReques
 	if err := a.verifyChain(ctx, cert, leaf, st.PeerCertificates[1:], now); err != nil {
 		return nil, refusal(id, "certificate %s: %v", id, err)
 	}
-	p := &devicePrincipal{certID: id, things: things}
+	p := &devicePrincipal{certID: id, certARN: cert.ARN, things: things}
 	if a.allowAll {
 		return p, nil
 	}
@@ -115,7 +133,13 @@ func (a *deviceAuth) Authenticate(ctx context.Context, req *broker.ConnectReques
 			pctx.ThingAttributes = th.Attributes
 		}
 	}
-	p.bound = a.policies.Bind(pctx)
+	set, err := a.policies.EffectiveSet(ctx, cert.ARN)
+	if err != nil {
+		return nil, &broker.Refusal{Code: packet.ServerUnavailable, FailureReason: "SERVER_ERROR", PrincipalID: id,
+			Err: fmt.Errorf("certificate %s: policies: %w", id, err)}
+	}
+	p.pctx = pctx
+	p.bind(set)
 	return p, nil
 }
 
@@ -181,11 +205,15 @@ func (a *deviceAuth) Authorize(p broker.Principal, _ string, action broker.Actio
 		return nil
 	}
 	dp, ok := p.(*devicePrincipal)
-	if !ok || dp.bound == nil || int(action) >= len(actions) || actions[action].action == "" {
+	var bound *policy.Bound
+	if ok {
+		bound = dp.bound.Load()
+	}
+	if bound == nil || int(action) >= len(actions) || actions[action].action == "" {
 		return errors.New("not authorized: unknown principal or action")
 	}
 	m := actions[action]
-	d := dp.bound.Evaluate(m.action, policy.ARN(a.region, a.account, m.resource, resource))
+	d := bound.Evaluate(m.action, policy.ARN(a.region, a.account, m.resource, resource))
 	if d.Allowed {
 		return nil
 	}

@@ -187,7 +187,7 @@ func (h *Hub) Serve(ctx context.Context) (err error) {
 	roots.AddCert(pk.ca.Cert)
 	auth := &deviceAuth{
 		reg: reg, hubCA: pk.ca.Cert, roots: roots,
-		policies: policy.NewSet(policy.Named{Name: DefaultPolicyName, Policy: defaultPolicy}),
+		policies: staticPolicies{policy.NewSet(policy.Named{Name: DefaultPolicyName, Policy: defaultPolicy})},
 		allowAll: cfg.InsecureAllowAll, region: cfg.Region, account: cfg.AccountID, now: time.Now,
 	}
 	if cfg.InsecureAllowAll {
