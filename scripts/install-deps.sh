@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # install-deps.sh installs what thingcore's tests need beyond Go: the Debian
 # tools the interop tests drive (mosquitto, mosquitto-clients, nats-server,
-# openssl) and the npm clients in test/interop. It is idempotent: a rerun on a
-# machine that already has everything only checks and returns in seconds.
+# openssl, the AWS CLI v2 and boto3) and the npm clients in test/interop. It
+# is idempotent: a rerun on a machine that already has everything only checks
+# and returns in seconds.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,15 +13,23 @@ log() { printf 'install-deps: %s\n' "$*"; }
 # --- Debian packages -------------------------------------------------------
 # Each entry is "package:command"; a package counts as present when dpkg says
 # it is installed and its command is on PATH (or in an sbin directory, which a
-# non-root PATH may lack).
+# non-root PATH may lack). A command given as an absolute path must exist
+# there: /usr/bin/aws is Debian's AWS CLI v2, which an AWS CLI v1 earlier on
+# PATH would otherwise hide, and python3-boto3 is a module, not a command.
 apt_wanted=(
 	"mosquitto:mosquitto"
 	"mosquitto-clients:mosquitto_pub"
 	"nats-server:nats-server"
 	"openssl:openssl"
+	"awscli:/usr/bin/aws"
+	"python3-boto3:/usr/lib/python3/dist-packages/boto3/__init__.py"
 )
 
 have_cmd() {
+	if [[ "$1" == /* ]]; then
+		[[ -e "$1" ]]
+		return
+	fi
 	command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" || -x "/usr/bin/$1" || -x "/sbin/$1" ]]
 }
 
@@ -35,7 +44,7 @@ for entry in "${apt_wanted[@]}"; do
 done
 
 if ((${#missing[@]} == 0)); then
-	log "debian packages present: mosquitto mosquitto-clients nats-server openssl"
+	log "debian packages present: ${apt_wanted[*]%%:*}"
 else
 	sudo=()
 	if [[ "$(id -u)" -ne 0 ]]; then
