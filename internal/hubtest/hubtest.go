@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -67,11 +68,13 @@ func Start(t testing.TB, o Options) *Hub {
 	logs := &LogBuffer{}
 	log := o.Log
 	if log == nil {
-		var h slog.Handler = slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})
+		// Tests read the JSON lines (Logs.WaitFor); THINGCORE_TEST_LOG=1 also
+		// shows them in the test output.
+		var w io.Writer = logs
 		if os.Getenv("THINGCORE_TEST_LOG") == "1" {
-			h = slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})
+			w = io.MultiWriter(logs, testWriter{t})
 		}
-		log = slog.New(h)
+		log = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	h, err := hub.New(cfg, log)
 	if err != nil {
