@@ -68,13 +68,7 @@ func certListCommand() *command {
 		name: "list", summary: "list certificates", maxArgs: 0,
 		examples: []string{"thingcore cert list", "thingcore cert list --output json"},
 		setup: func(e *env, fs *flag.FlagSet) action {
-			af := e.addAdminFlags(fs)
-			return func(ctx context.Context, _ []string) error {
-				ad, err := af.connect()
-				if err != nil {
-					return err
-				}
-				defer ad.close()
+			return e.adminAction(fs, func(ctx context.Context, ad *admin, _ []string) error {
 				var certs []certView
 				p := iot.NewListCertificatesPaginator(ad.iot, &iot.ListCertificatesInput{AscendingOrder: true})
 				for p.HasMorePages() {
@@ -89,7 +83,7 @@ func certListCommand() *command {
 						})
 					}
 				}
-				if af.output == outputJSON {
+				if ad.output == outputJSON {
 					return writeJSON(e.stdout, struct {
 						Certificates []certView `json:"certificates"`
 					}{Certificates: nonNilSlice(certs)})
@@ -103,7 +97,7 @@ func certListCommand() *command {
 					rows = append(rows, c.CertificateID+"\t"+c.Status+"\t"+c.CreationDate)
 				}
 				return table(e.stdout, "CERTIFICATE ID\tSTATUS\tCREATED", rows)
-			}
+			})
 		},
 	}
 }
@@ -113,19 +107,13 @@ func certDescribeCommand() *command {
 		name: "describe", args: "ID", summary: "show a certificate", minArgs: 1, maxArgs: 1,
 		examples: []string{"thingcore cert describe 6f2c...e1", "thingcore cert describe 6f2c...e1 --output json"},
 		setup: func(e *env, fs *flag.FlagSet) action {
-			af := e.addAdminFlags(fs)
-			return func(ctx context.Context, args []string) error {
-				ad, err := af.connect()
-				if err != nil {
-					return err
-				}
-				defer ad.close()
+			return e.adminAction(fs, func(ctx context.Context, ad *admin, args []string) error {
 				out, err := ad.iot.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(args[0])})
 				if err != nil {
 					return ad.fail("DescribeCertificate", err)
 				}
 				v := describeView(out.CertificateDescription)
-				if af.output == outputJSON {
+				if ad.output == outputJSON {
 					return writeJSON(e.stdout, struct {
 						CertificateDescription certView `json:"certificateDescription"`
 					}{v})
@@ -142,7 +130,7 @@ func certDescribeCommand() *command {
 						[2]string{"Key", publicKeyName(c)})
 				}
 				return fields(e.stdout, kv)
-			}
+			})
 		},
 	}
 }
@@ -183,20 +171,14 @@ func certStatusCommand(name string, status types.CertificateStatus, summary stri
 			"Devices connected with it are disconnected when it stops being ACTIVE.",
 		examples: []string{"thingcore cert " + name + " 6f2c...e1"},
 		setup: func(e *env, fs *flag.FlagSet) action {
-			af := e.addAdminFlags(fs)
-			return func(ctx context.Context, args []string) error {
-				ad, err := af.connect()
-				if err != nil {
-					return err
-				}
-				defer ad.close()
+			return e.adminAction(fs, func(ctx context.Context, ad *admin, args []string) error {
 				if _, err := ad.iot.UpdateCertificate(ctx, &iot.UpdateCertificateInput{
 					CertificateId: aws.String(args[0]), NewStatus: status}); err != nil {
 					return ad.fail("UpdateCertificate", err)
 				}
 				fmt.Fprintf(e.stdout, "Certificate %s is now %s.\n", args[0], status)
 				return nil
-			}
+			})
 		},
 	}
 }
@@ -209,21 +191,15 @@ func certDeleteCommand() *command {
 			"takes one request per thing), then deletes it with forceDelete.",
 		examples: []string{"thingcore cert delete 6f2c...e1", "thingcore cert delete 6f2c...e1 --force"},
 		setup: func(e *env, fs *flag.FlagSet) action {
-			af := e.addAdminFlags(fs)
 			force := fs.Bool("force", false, "deactivate the certificate and detach it from its things first")
-			return func(ctx context.Context, args []string) error {
-				ad, err := af.connect()
-				if err != nil {
-					return err
-				}
-				defer ad.close()
+			return e.adminAction(fs, func(ctx context.Context, ad *admin, args []string) error {
 				id := args[0]
 				if *force {
 					if err := e.prepareCertDelete(ctx, ad, id); err != nil {
 						return err
 					}
 				}
-				_, err = ad.iot.DeleteCertificate(ctx, &iot.DeleteCertificateInput{CertificateId: aws.String(id), ForceDelete: *force})
+				_, err := ad.iot.DeleteCertificate(ctx, &iot.DeleteCertificateInput{CertificateId: aws.String(id), ForceDelete: *force})
 				if err != nil {
 					switch apiCode(err) {
 					case "CertificateStateException", "DeleteConflictException":
@@ -234,7 +210,7 @@ func certDeleteCommand() *command {
 				}
 				fmt.Fprintf(e.stdout, "Deleted certificate %s.\n", id)
 				return nil
-			}
+			})
 		},
 	}
 }

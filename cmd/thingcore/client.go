@@ -53,8 +53,25 @@ func (e *env) addAdminFlags(fs *flag.FlagSet) *adminFlags {
 	return a
 }
 
+// adminAction adds the admin flags to fs and returns the action that
+// connects to the hub's API (making no request yet), runs fn and closes the
+// connection.
+func (e *env) adminAction(fs *flag.FlagSet, fn func(ctx context.Context, ad *admin, args []string) error) action {
+	af := e.addAdminFlags(fs)
+	return func(ctx context.Context, args []string) error {
+		ad, err := af.connect()
+		if err != nil {
+			return err
+		}
+		defer ad.close()
+		ad.output = af.output
+		return fn(ctx, ad, args)
+	}
+}
+
 // admin is a client of the hub's control-plane API.
 type admin struct {
+	output    outputFormat
 	iot       *iot.Client
 	endpoint  *url.URL
 	dataDir   string

@@ -49,13 +49,7 @@ func thingListCommand() *command {
 		name: "list", summary: "list things", maxArgs: 0,
 		examples: []string{"thingcore thing list", "thingcore thing list --output json"},
 		setup: func(e *env, fs *flag.FlagSet) action {
-			af := e.addAdminFlags(fs)
-			return func(ctx context.Context, _ []string) error {
-				ad, err := af.connect()
-				if err != nil {
-					return err
-				}
-				defer ad.close()
+			return e.adminAction(fs, func(ctx context.Context, ad *admin, _ []string) error {
 				var things []thingView
 				p := iot.NewListThingsPaginator(ad.iot, &iot.ListThingsInput{})
 				for p.HasMorePages() {
@@ -70,7 +64,7 @@ func thingListCommand() *command {
 						})
 					}
 				}
-				if af.output == outputJSON {
+				if ad.output == outputJSON {
 					return writeJSON(e.stdout, struct {
 						Things []thingView `json:"things"`
 					}{Things: nonNilSlice(things)})
@@ -84,7 +78,7 @@ func thingListCommand() *command {
 					rows = append(rows, fmt.Sprintf("%s\t%d\t%s", t.ThingName, t.Version, formatAttributes(t.Attributes)))
 				}
 				return table(e.stdout, "NAME\tVERSION\tATTRIBUTES", rows)
-			}
+			})
 		},
 	}
 }
@@ -94,13 +88,7 @@ func thingDescribeCommand() *command {
 		name: "describe", args: "NAME", summary: "show a thing and its certificates", minArgs: 1, maxArgs: 1,
 		examples: []string{"thingcore thing describe my-device", "thingcore thing describe my-device --output json"},
 		setup: func(e *env, fs *flag.FlagSet) action {
-			af := e.addAdminFlags(fs)
-			return func(ctx context.Context, args []string) error {
-				ad, err := af.connect()
-				if err != nil {
-					return err
-				}
-				defer ad.close()
+			return e.adminAction(fs, func(ctx context.Context, ad *admin, args []string) error {
 				out, err := ad.iot.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(args[0])})
 				if err != nil {
 					return ad.fail("DescribeThing", err)
@@ -114,7 +102,7 @@ func thingDescribeCommand() *command {
 					ThingTypeName: aws.ToString(out.ThingTypeName), DefaultClientID: aws.ToString(out.DefaultClientId),
 					Attributes: nonNil(out.Attributes), Version: out.Version, Principals: principals,
 				}
-				if af.output == outputJSON {
+				if ad.output == outputJSON {
 					return writeJSON(e.stdout, v)
 				}
 				certs := make([]string, 0, len(principals))
@@ -127,7 +115,7 @@ func thingDescribeCommand() *command {
 					{"Certificates", strings.Join(certs, ", ")},
 					{"Shadow update topic", shadowTopic(v.ThingName, "update")},
 				})
-			}
+			})
 		},
 	}
 }
@@ -140,14 +128,8 @@ func thingDeleteCommand() *command {
 			"with `thingcore cert delete ID --force`.",
 		examples: []string{"thingcore thing delete my-device", "thingcore thing delete my-device --force"},
 		setup: func(e *env, fs *flag.FlagSet) action {
-			af := e.addAdminFlags(fs)
 			force := fs.Bool("force", false, "detach the thing's certificates first")
-			return func(ctx context.Context, args []string) error {
-				ad, err := af.connect()
-				if err != nil {
-					return err
-				}
-				defer ad.close()
+			return e.adminAction(fs, func(ctx context.Context, ad *admin, args []string) error {
 				name := args[0]
 				principals, err := ad.thingPrincipals(ctx, name)
 				if err != nil {
@@ -174,7 +156,7 @@ func thingDeleteCommand() *command {
 						certIDFromARN(p), certIDFromARN(p))
 				}
 				return nil
-			}
+			})
 		},
 	}
 }
@@ -186,13 +168,7 @@ func thingAttachCommand() *command {
 			"connect with the thing name as client id. Use it after `thingcore cert register`.",
 		examples: []string{"thingcore thing attach my-device 6f2c...e1"},
 		setup: func(e *env, fs *flag.FlagSet) action {
-			af := e.addAdminFlags(fs)
-			return func(ctx context.Context, args []string) error {
-				ad, err := af.connect()
-				if err != nil {
-					return err
-				}
-				defer ad.close()
+			return e.adminAction(fs, func(ctx context.Context, ad *admin, args []string) error {
 				arn, err := ad.certARN(ctx, args[1])
 				if err != nil {
 					return err
@@ -203,7 +179,7 @@ func thingAttachCommand() *command {
 				}
 				fmt.Fprintf(e.stdout, "Attached certificate %s to %s.\n", certIDFromARN(arn), args[0])
 				return nil
-			}
+			})
 		},
 	}
 }
@@ -213,13 +189,7 @@ func thingDetachCommand() *command {
 		name: "detach", args: "NAME CERT_ID", summary: "detach a certificate from a thing", minArgs: 2, maxArgs: 2,
 		examples: []string{"thingcore thing detach my-device 6f2c...e1"},
 		setup: func(e *env, fs *flag.FlagSet) action {
-			af := e.addAdminFlags(fs)
-			return func(ctx context.Context, args []string) error {
-				ad, err := af.connect()
-				if err != nil {
-					return err
-				}
-				defer ad.close()
+			return e.adminAction(fs, func(ctx context.Context, ad *admin, args []string) error {
 				arn, err := ad.certARN(ctx, args[1])
 				if err != nil {
 					return err
@@ -230,7 +200,7 @@ func thingDetachCommand() *command {
 				}
 				fmt.Fprintf(e.stdout, "Detached certificate %s from %s.\n", certIDFromARN(arn), args[0])
 				return nil
-			}
+			})
 		},
 	}
 }
