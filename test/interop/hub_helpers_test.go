@@ -132,30 +132,10 @@ func runEnv(t *testing.T, env []string, name string, args ...string) result {
 	return result{stdout: p.stdout.String(), stderr: p.stderr.String(), code: code}
 }
 
-// startEnv is start with the environment env; the process is killed after
-// procTimeout and waited for by the test's cleanup.
+// startEnv is start with the environment env and no input.
 func startEnv(t *testing.T, env []string, name string, args ...string) *proc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), procTimeout)
-	p := &proc{name: filepath.Base(name), done: make(chan struct{})}
-	p.cmd = exec.CommandContext(ctx, name, args...)
-	p.cmd.Env = env
-	p.cmd.Stdout = &p.stdout
-	p.cmd.Stderr = &p.stderr
-	p.cmd.WaitDelay = 5 * time.Second
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		defer close(p.done)
-		p.err = p.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-p.done
-	})
-	return p
+	return launch(t, nil, env, name, args...)
 }
 
 // decodeJSON decodes a tool's JSON output into a generic object.

@@ -102,10 +102,19 @@ type proc struct {
 // is killed after procTimeout.
 func start(t *testing.T, stdin io.Reader, name string, args ...string) *proc {
 	t.Helper()
+	return launch(t, stdin, nil, name, args...)
+}
+
+// launch starts name with args, stdin as its input and env as its whole
+// environment (nil: this process's). The process is killed after procTimeout
+// and waited for by the test's cleanup.
+func launch(t *testing.T, stdin io.Reader, env []string, name string, args ...string) *proc {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), procTimeout)
 	p := &proc{name: filepath.Base(name), done: make(chan struct{})}
 	p.cmd = exec.CommandContext(ctx, name, args...)
 	p.cmd.Stdin = stdin
+	p.cmd.Env = env
 	p.cmd.Stdout = &p.stdout
 	p.cmd.Stderr = &p.stderr
 	p.cmd.WaitDelay = 5 * time.Second
