@@ -335,11 +335,8 @@ func (r *Registry) UpdateCACertificate(ctx context.Context, id string, status CA
 	if autoReg != "" && autoReg != AutoRegistrationEnable && autoReg != AutoRegistrationDisable {
 		return invalidf("Invalid auto-registration status %q", autoReg)
 	}
-	for range maxCASAttempts {
-		rec, rev, err := r.getCA(ctx, id)
-		if err != nil {
-			return err
-		}
+	get := func() (caRecord, uint64, error) { return r.getCA(ctx, id) }
+	return updateRecord(ctx, r, caKey(id), "ca "+id, get, func(rec *caRecord) (bool, error) {
 		changed := false
 		if status != "" && status != rec.Status {
 			rec.Status, changed = status, true
@@ -348,26 +345,13 @@ func (r *Registry) UpdateCACertificate(ctx context.Context, id string, status CA
 			rec.AutoRegistration, changed = autoReg, true
 		}
 		if !changed {
-			return nil
+			return false, nil
 		}
 		rec.LastModifiedAt = r.now()
 		rec.CustomerVersion++
 		rec.GenerationID = r.deps.NewID()
-		val, err := json.Marshal(rec)
-		if err != nil {
-			return fmt.Errorf("registry: update ca %s: %w", id, err)
-		}
-		_, err = r.b.Update(ctx, caKey(id), val, rev)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, kvstore.ErrConflict), isNotFound(err):
-			continue
-		default:
-			return fmt.Errorf("registry: update ca %s: %w", id, err)
-		}
-	}
-	return fmt.Errorf("registry: update ca %s: %w", id, errContention)
+		return true, nil
+	})
 }
 
 // DeleteCACertificate deletes a CA certificate. The error wraps

@@ -295,36 +295,20 @@ func (r *Registry) UpdateCertificateStatus(ctx context.Context, id string, s Cer
 	case s == StatusPendingTransfer || s == StatusPendingActivation:
 		return invalidf("The certificate status cannot be set to %s", s)
 	}
-	for range maxCASAttempts {
-		rec, rev, err := r.getCert(ctx, id)
-		if err != nil {
-			return err
-		}
+	get := func() (certRecord, uint64, error) { return r.getCert(ctx, id) }
+	return updateRecord(ctx, r, certKey(id), "certificate "+id, get, func(rec *certRecord) (bool, error) {
 		if rec.Status == s {
-			return nil
+			return false, nil
 		}
 		if rec.Status == StatusRevoked || rec.Status == StatusPendingTransfer {
-			return newError(ErrCertificateState, "Certificate %s is %s and its status cannot be changed", id, rec.Status)
+			return false, newError(ErrCertificateState, "Certificate %s is %s and its status cannot be changed", id, rec.Status)
 		}
 		rec.Status = s
 		rec.LastModifiedAt = r.now()
 		rec.CustomerVersion++
 		rec.GenerationID = r.deps.NewID()
-		val, err := json.Marshal(rec)
-		if err != nil {
-			return fmt.Errorf("registry: update certificate %s: %w", id, err)
-		}
-		_, err = r.b.Update(ctx, certKey(id), val, rev)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, kvstore.ErrConflict), isNotFound(err):
-			continue
-		default:
-			return fmt.Errorf("registry: update certificate %s: %w", id, err)
-		}
-	}
-	return fmt.Errorf("registry: update certificate %s: %w", id, errContention)
+		return true, nil
+	})
 }
 
 // DeleteCertificate deletes a device certificate. The error wraps

@@ -316,3 +316,34 @@ func getRecord[T any](ctx context.Context, r *Registry, key, what, notFound, nam
 	}
 	return rec, e.Revision, nil
 }
+
+// updateRecord changes the record at key under compare-and-set, retrying
+// when another writer got there first. get reads the record and its
+// revision; mutate changes it and reports whether anything changed (nothing
+// is written otherwise) or why the change is refused.
+func updateRecord[T any](ctx context.Context, r *Registry, key, what string, get func() (T, uint64, error), mutate func(*T) (bool, error)) error {
+	for range maxCASAttempts {
+		rec, rev, err := get()
+		if err != nil {
+			return err
+		}
+		changed, err := mutate(&rec)
+		if err != nil || !changed {
+			return err
+		}
+		val, err := json.Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("registry: update %s: %w", what, err)
+		}
+		_, err = r.b.Update(ctx, key, val, rev)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, kvstore.ErrConflict), isNotFound(err):
+			continue // lost a race; read again (a deleted record then reports not found)
+		default:
+			return fmt.Errorf("registry: update %s: %w", what, err)
+		}
+	}
+	return fmt.Errorf("registry: update %s: %w", what, errContention)
+}
