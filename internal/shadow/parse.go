@@ -1,0 +1,245 @@
+package shadow
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Default limits (reference §1.12, §5.1).
+const (
+	// DefaultMaxBytes is IoT Core's 8 KB limit on desired + reported.
+	DefaultMaxBytes = 8192
+	// DefaultMaxDepth is the reference's suggested default. UNCONFIRMED
+	// (§5.1): the error text says 6, the current quotas page reportedly 8.
+	DefaultMaxDepth = 8
+	// maxClientTokenBytes is the clientToken limit (§1.3).
+	maxClientTokenBytes = 64
+)
+
+// Limits bounds a shadow document. The zero value means the defaults.
+type Limits struct {
+	// MaxBytes is the largest allowed size in bytes of the merged
+	// desired + reported sections, serialized compactly and without
+	// metadata. Zero means DefaultMaxBytes (8192). Exceeding it is 413.
+	MaxBytes int
+	// MaxDepth is the deepest allowed nesting of non-empty objects and
+	// arrays, counting the desired or reported object itself as level 1
+	// (GGSM's rule). Zero means DefaultMaxDepth (8). Exceeding it is 400.
+	MaxDepth int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultMaxDepth
+	}
+	return l
+}
+
+// part is one section (desired or reported) of an update request.
+type part struct {
+	present bool           // the key was in the request
+	null    bool           // it was JSON null: remove the whole section
+	value   map[string]any // the object; may hold nulls (key removals)
+}
+
+// Update is a parsed and validated update request (reference §1.3).
+type Update struct {
+	// ClientToken is echoed in every response; empty when absent.
+	ClientToken string
+	// Version, when HasVersion, must equal the document's current version
+	// (optimistic locking, §1.11).
+	Version    int64
+	HasVersion bool
+
+	stateNull bool // {"state": null}: clear both sections
+	desired   part
+	reported  part
+}
+
+// ParseUpdate parses and validates an update request body. Errors carry
+// AWS's code and message and, when it was readable, the clientToken.
+func ParseUpdate(body []byte, lim Limits) (*Update, *Error) {
+	lim = lim.withDefaults()
+	if len(bytes.TrimSpace(body)) == 0 {
+		// GGSM's text; IoT Core's for an empty body is not documented.
+		return nil, badRequest(MsgMissingPayload)
+	}
+	if !utf8.Valid(body) {
+		// inferred from the 415 message in the catalogue (§1.9).
+		return nil, &Error{Code: 415, Message: MsgUnsupportedEnc}
+	}
+	if !json.Valid(body) {
+		return nil, badRequest(MsgInvalidJSON)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil || top == nil {
+		return nil, badRequest(MsgInvalidJSON) // valid JSON, but not an object
+	}
+	u := &Update{}
+
+	if raw, ok := top["clientToken"]; ok {
+		var tok string
+		if err := json.Unmarshal(raw, &tok); err != nil || isNull(raw) || len(tok) > maxClientTokenBytes {
+			return nil, badRequest(MsgInvalidClientToken)
+		}
+		u.ClientToken = tok
+	}
+	fail := func(e *Error) (*Update, *Error) { return nil, e.withToken(u.ClientToken) }
+
+	if raw, ok := top["version"]; ok {
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil || isNull(raw) || raw[0] == '"' {
+			return fail(badRequest(MsgInvalidVersion))
+		}
+		v, err := strconv.ParseInt(n.String(), 10, 64)
+		if err != nil || v < 0 {
+			return fail(badRequest(MsgInvalidVersion))
+		}
+		u.Version, u.HasVersion = v, true
+	}
+
+	raw, ok := top["state"]
+	if !ok {
+		return fail(badRequest(MsgMissingState))
+	}
+	if isNull(raw) {
+		u.stateNull = true
+		return u, nil
+	}
+	if raw[0] != '{' {
+		return fail(badRequest(MsgStateNotObject))
+	}
+	if bad, ok := firstInvalidNode(raw); ok {
+		return fail(badRequest(fmt.Sprintf(MsgInvalidNode, bad)))
+	}
+	var state map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &state); err != nil {
+		return fail(badRequest(MsgInvalidJSON))
+	}
+	var e *Error
+	if u.desired, e = parsePart(state, "desired", MsgDesiredNotObject, lim); e != nil {
+		return fail(e)
+	}
+	if u.reported, e = parsePart(state, "reported", MsgReportedNotObject, lim); e != nil {
+		return fail(e)
+	}
+	// Inferred: a request whose own state is already over the limit is
+	// refused up front; the merged document is checked again in Apply.
+	if sectionSize(u.desired.value)+sectionSize(u.reported.value) > lim.MaxBytes {
+		return fail(&Error{Code: 413, Message: MsgTooLarge})
+	}
+	return u, nil
+}
+
+func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
+
+// firstInvalidNode returns the first key of the state object, in document
+// order, that is neither desired nor reported.
+func firstInvalidNode(raw json.RawMessage) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // '{'
+		return "", false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		key, _ := tok.(string)
+		if key != "desired" && key != "reported" {
+			return key, true
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
+}
+
+func parsePart(state map[string]json.RawMessage, key, notObject string, lim Limits) (part, *Error) {
+	raw, ok := state[key]
+	if !ok {
+		return part{}, nil
+	}
+	if isNull(raw) {
+		return part{present: true, null: true}, nil
+	}
+	if raw[0] != '{' {
+		return part{}, badRequest(notObject)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return part{}, badRequest(MsgInvalidJSON)
+	}
+	if depth(m) > lim.MaxDepth {
+		return part{}, badRequest(MsgTooDeep)
+	}
+	if hasNullInArray(m) {
+		// AWS rejects arrays holding null with 400 but documents no message
+		// (§1.3, §1.10); "Invalid JSON" is thingcore's choice.
+		return part{}, badRequest(MsgInvalidJSON)
+	}
+	return part{present: true, value: m}, nil
+}
+
+// depth counts nesting levels of non-empty objects and arrays; v itself is
+// level 1 when it is a non-empty container.
+func depth(v any) int {
+	maxChild := 0
+	switch v := v.(type) {
+	case map[string]any:
+		if len(v) == 0 {
+			return 0
+		}
+		for _, c := range v {
+			maxChild = max(maxChild, depth(c))
+		}
+	case []any:
+		if len(v) == 0 {
+			return 0
+		}
+		for _, c := range v {
+			maxChild = max(maxChild, depth(c))
+		}
+	default:
+		return 0
+	}
+	return 1 + maxChild
+}
+
+// hasNullInArray reports whether any array in v has a null element.
+func hasNullInArray(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, c := range v {
+			if hasNullInArray(c) {
+				return true
+			}
+		}
+	case []any:
+		for _, c := range v {
+			if c == nil || hasNullInArray(c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sectionSize is the compact serialized size of a section; an empty or
+// absent section counts zero.
+func sectionSize(m map[string]any) int {
+	if len(m) == 0 {
+		return 0
+	}
+	return len(appendValue(nil, m))
+}
