@@ -204,6 +204,8 @@ var rules = []rule{
 		reason: "the AWS HTTP API base sits under every operation package (iotapi, the data plane); " +
 			"importing one of them would make a cycle",
 	},
+	pureLeaf("internal/shadow", "the shadow document logic is pure: the MQTT service, the HTTP data plane "+
+		"and the console apply the same merge and produce the same responses"),
 	pureLeaf("internal/memtrim", "a process-wide memory policy with no dependencies"),
 	{
 		name:      "broker imports stdlib, x/ and mqtt only",
