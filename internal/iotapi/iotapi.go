@@ -7,6 +7,7 @@ import (
 
 	"github.com/thingcore/thingcore/internal/httpapi"
 	"github.com/thingcore/thingcore/internal/pki"
+	"github.com/thingcore/thingcore/internal/policystore"
 	"github.com/thingcore/thingcore/internal/registry"
 )
 
@@ -32,6 +33,9 @@ type Deps struct {
 	// KeyType is the key algorithm of CreateKeysAndCertificate. Default
 	// (zero) RSA 2048, as AWS, which MicroPython boards need.
 	KeyType pki.KeyType
+	// Policies stores IoT policies and their attachments. Optional: the
+	// policy operations are served only when it is set.
+	Policies *policystore.Store
 }
 
 // service holds the operations' dependencies.
@@ -42,6 +46,7 @@ type service struct {
 	changed  func(string, registry.CertStatus)
 	now      func() time.Time
 	keyType  pki.KeyType
+	policies *policystore.Store
 }
 
 // Register hangs the operations on api. Like http.ServeMux.Handle it panics
@@ -52,7 +57,7 @@ func Register(api *httpapi.API, d Deps) {
 		panic("iotapi: Register needs an API, Deps.Registry, Deps.CA and Deps.Endpoint")
 	}
 	s := &service{reg: d.Registry, ca: d.CA, endpoint: d.Endpoint, changed: d.CertificateStatusChanged,
-		now: d.Now, keyType: d.KeyType}
+		now: d.Now, keyType: d.KeyType, policies: d.Policies}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -63,6 +68,9 @@ func Register(api *httpapi.API, d Deps) {
 	s.registerCertificates(api)
 	s.registerCAs(api)
 	s.registerPrincipals(api)
+	if s.policies != nil {
+		s.registerPolicies(api)
+	}
 	handle(api, http.MethodGet, "/endpoint", "DescribeEndpoint", s.describeEndpoint)
 }
 
