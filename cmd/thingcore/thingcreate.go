@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/thingcore/thingcore/internal/pki"
+	"github.com/thingcore/thingcore/internal/policy"
 )
 
 // Files of a device folder. The PEM names are those AWS's console offers
@@ -249,6 +250,9 @@ func (e *env) createThing(ctx context.Context, ad *admin, o createOptions, outpu
 		ThingName: aws.String(o.name), Principal: aws.String(cred.certARN)}); err != nil {
 		return ad.fail("AttachThingPrincipal", err)
 	}
+	if err := ad.attachDefaultPolicy(ctx, cred.certARN); err != nil {
+		return err
+	}
 
 	pub := mosquittoPubCommand(host, o.port, o.name)
 	if output == outputJSON {
@@ -266,7 +270,8 @@ func (e *env) createThing(ctx context.Context, ad *admin, o createOptions, outpu
 	} else {
 		fmt.Fprintf(w, "Created thing %s.\n", o.name)
 	}
-	fmt.Fprintf(w, "Certificate %s is ACTIVE and attached to %s.\n\n", cred.certID, o.name)
+	fmt.Fprintf(w, "Certificate %s is ACTIVE, attached to %s, with policy %s\n(it may connect as %s and use its own $aws/things/%s/... and things/%s/... topics).\n\n",
+		cred.certID, o.name, defaultPolicyName, o.name, o.name, o.name)
 	fmt.Fprintf(w, "Device folder %s:\n", o.dir)
 	keyForm := "PKCS#1"
 	if o.keyType == pki.KeyEC {
@@ -458,4 +463,46 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// defaultPolicyName is the policy `thing create` attaches to new
+// certificates, created on first use: a device may connect with its thing
+// name as client id and use its own shadow, jobs and things/<name> topics.
+const defaultPolicyName = "thingcore-default-thing-policy"
+
+// attachDefaultPolicy creates the default thing policy if it does not exist
+// and attaches it to the certificate, as an AWS user attaches a policy to a
+// new certificate.
+func (ad *admin) attachDefaultPolicy(ctx context.Context, certARN string) error {
+	_, err := ad.iot.GetPolicy(ctx, &iot.GetPolicyInput{PolicyName: aws.String(defaultPolicyName)})
+	if apiCode(err) == "ResourceNotFoundException" {
+		region, account := arnRegionAccount(certARN)
+		_, err = ad.iot.CreatePolicy(ctx, &iot.CreatePolicyInput{
+			PolicyName:     aws.String(defaultPolicyName),
+			PolicyDocument: aws.String(string(policy.ThingPolicy(region, account))),
+		})
+		if apiCode(err) == "ResourceAlreadyExistsException" {
+			err = nil // created meanwhile by another command
+		}
+		if err != nil {
+			return ad.fail("CreatePolicy", err)
+		}
+	} else if err != nil {
+		return ad.fail("GetPolicy", err)
+	}
+	if _, err := ad.iot.AttachPolicy(ctx, &iot.AttachPolicyInput{
+		PolicyName: aws.String(defaultPolicyName), Target: aws.String(certARN)}); err != nil {
+		return ad.fail("AttachPolicy", err)
+	}
+	return nil
+}
+
+// arnRegionAccount returns the region and account of an ARN
+// (arn:aws:iot:REGION:ACCOUNT:...), or "*" for parts it cannot find.
+func arnRegionAccount(arn string) (region, account string) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[3] == "" || parts[4] == "" {
+		return "*", "*"
+	}
+	return parts[3], parts[4]
 }

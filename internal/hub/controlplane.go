@@ -8,13 +8,15 @@ import (
 	"github.com/thingcore/thingcore/internal/broker"
 	"github.com/thingcore/thingcore/internal/httpapi"
 	"github.com/thingcore/thingcore/internal/iotapi"
+	"github.com/thingcore/thingcore/internal/policystore"
 	"github.com/thingcore/thingcore/internal/registry"
 )
 
 // registerControlPlane hangs the AWS IoT control-plane operations on api.
-func registerControlPlane(api *httpapi.API, h *Hub, b *broker.Broker, pk *pkiState, reg *registry.Registry) {
+func registerControlPlane(api *httpapi.API, h *Hub, b *broker.Broker, pk *pkiState, reg *registry.Registry, pol *policystore.Store) {
 	iotapi.Register(api, iotapi.Deps{
 		Registry: reg,
+		Policies: pol,
 		CA:       pk.ca,
 		// Read per request: the host is known once the listeners are up.
 		Endpoint: func(string) string { return h.Endpoints().Host },

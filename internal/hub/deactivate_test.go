@@ -13,6 +13,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/thingcore/thingcore/internal/hub"
 	"github.com/thingcore/thingcore/internal/hubtest"
 )
 
@@ -185,6 +186,10 @@ func TestDeleteCertificateRules(t *testing.T) {
 		_, err := h.IoT.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(d.CertID)})
 		return err
 	}
+	detachPolicy := func() error {
+		_, err := h.IoT.DetachPolicy(ctx, &iot.DetachPolicyInput{PolicyName: aws.String(hub.DefaultPolicyName), Target: aws.String(d.CertARN)})
+		return err
+	}
 
 	// The steps run in order, each on the state the previous ones left.
 	steps := []struct {
@@ -197,6 +202,8 @@ func TestDeleteCertificateRules(t *testing.T) {
 		{"reactivate REVOKED", update(types.CertificateStatusActive), "CertificateStateException"},
 		{"delete attached", del, "DeleteConflictException"},
 		{"detach", detach, ""},
+		{"delete with a policy attached", del, "DeleteConflictException"},
+		{"detach policy", detachPolicy, ""},
 		{"delete REVOKED and detached", del, ""},
 		{"describe deleted", describe, "ResourceNotFoundException"},
 		{"delete deleted", del, "ResourceNotFoundException"},

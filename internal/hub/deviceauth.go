@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -39,12 +40,6 @@ func (p *devicePrincipal) bind(set *policy.Set) { p.bound.Store(set.Bind(p.pctx)
 type policySource interface {
 	EffectiveSet(ctx context.Context, certARN string) (*policy.Set, error)
 }
-
-// staticPolicies is one policy set for every certificate: the default thing
-// policy, until policies are stored and attached.
-type staticPolicies struct{ set *policy.Set }
-
-func (s staticPolicies) EffectiveSet(context.Context, string) (*policy.Set, error) { return s.set, nil }
 
 // ID implements broker.Principal: lifecycle events report the certificate id
 // as principalIdentifier, as AWS does.
@@ -138,6 +133,10 @@ func (a *deviceAuth) Authenticate(ctx context.Context, req *broker.ConnectReques
 		return nil, &broker.Refusal{Code: packet.ServerUnavailable, FailureReason: "SERVER_ERROR", PrincipalID: id,
 			Err: fmt.Errorf("certificate %s: policies: %w", id, err)}
 	}
+	if set.Len() == 0 {
+		return nil, refusal(id, "certificate %s has no policy attached, so it may do nothing (attach one: `thingcore thing create` "+
+			"attaches %s to new certificates; or `aws iot attach-policy --policy-name NAME --target %s`)", id, DefaultPolicyName, cert.ARN)
+	}
 	p.pctx = pctx
 	p.bind(set)
 	return p, nil
@@ -230,4 +229,23 @@ func thingList(things []string) string {
 		return "none"
 	}
 	return strings.Join(things, ", ")
+}
+
+// rebindPolicies re-evaluates the policies of the live connections of the
+// certificates in targets, after an attach, detach or new default version.
+func rebindPolicies(ctx context.Context, b *broker.Broker, pol policySource, targets []string, log *slog.Logger) {
+	b.EachPrincipal(func(clientID string, p broker.Principal) {
+		dp, ok := p.(*devicePrincipal)
+		if !ok || !slices.ContainsFunc(targets, func(t string) bool { return strings.EqualFold(t, dp.certARN) }) {
+			return
+		}
+		set, err := pol.EffectiveSet(ctx, dp.certARN)
+		if err != nil {
+			log.Error("hub: policies changed but cannot be read; the connection keeps its previous policies",
+				"client_id", clientID, "cert_id", dp.certID, "err", err)
+			return
+		}
+		dp.bind(set)
+		log.Info("hub: policies of a live connection changed", "client_id", clientID, "cert_id", dp.certID, "policies", set.Len())
+	})
 }

@@ -29,7 +29,7 @@ import (
 	"github.com/thingcore/thingcore/internal/lifecycle"
 	"github.com/thingcore/thingcore/internal/memtrim"
 	"github.com/thingcore/thingcore/internal/mqtt/packet"
-	"github.com/thingcore/thingcore/internal/policy"
+	"github.com/thingcore/thingcore/internal/policystore"
 	"github.com/thingcore/thingcore/internal/registry"
 	"github.com/thingcore/thingcore/internal/transport"
 )
@@ -166,7 +166,16 @@ func (h *Hub) Serve(ctx context.Context) (err error) {
 		return err
 	}
 	defer kv.Close()
-	reg, err := registry.Open(ctx, kv, registry.Config{Region: cfg.Region, AccountID: cfg.AccountID}, registry.Deps{})
+	pol, err := policystore.Open(ctx, kv, policystore.Config{Region: cfg.Region, AccountID: cfg.AccountID}, nil)
+	if err != nil {
+		return err
+	}
+	reg, err := registry.Open(ctx, kv, registry.Config{Region: cfg.Region, AccountID: cfg.AccountID}, registry.Deps{
+		CertificateHasPolicies: func(ctx context.Context, certARN string) (bool, error) {
+			ps, err := pol.AttachedPolicies(ctx, certARN)
+			return len(ps) > 0, err
+		},
+	})
 	if err != nil {
 		return err
 	}
@@ -175,19 +184,13 @@ func (h *Hub) Serve(ctx context.Context) (err error) {
 		return err
 	}
 
-	// Device identity and policies. Until policies can be created and
-	// attached (the policy API), every device is governed by the default
-	// thing policy: its own client id, its own shadow, jobs and things/<name>
-	// topics. InsecureAllowAll bypasses it, for experiments only.
-	defaultPolicy, err := policy.Parse(policy.ThingPolicy(cfg.Region, cfg.AccountID))
-	if err != nil {
-		return fmt.Errorf("hub: default policy: %w", err)
-	}
+	// Device identity and policies: a device may do what the policies
+	// attached to its certificate allow, as on AWS. InsecureAllowAll bypasses
+	// policies, for experiments only.
 	roots := x509.NewCertPool()
 	roots.AddCert(pk.ca.Cert)
 	auth := &deviceAuth{
-		reg: reg, hubCA: pk.ca.Cert, roots: roots,
-		policies: staticPolicies{policy.NewSet(policy.Named{Name: DefaultPolicyName, Policy: defaultPolicy})},
+		reg: reg, hubCA: pk.ca.Cert, roots: roots, policies: pol,
 		allowAll: cfg.InsecureAllowAll, region: cfg.Region, account: cfg.AccountID, now: time.Now,
 	}
 	if cfg.InsecureAllowAll {
@@ -202,8 +205,11 @@ func (h *Hub) Serve(ctx context.Context) (err error) {
 		return err
 	}
 	events.SetPublisher(b)
+	// Attaching, detaching or changing a policy applies to live connections
+	// at their next action, without reconnecting.
+	pol.OnChange(func(targets []string) { rebindPolicies(ctx, b, pol, targets, h.log) })
 
-	comps, eps, err := h.listeners(b, pk, creds, reg)
+	comps, eps, err := h.listeners(b, pk, creds, reg, pol)
 	if err != nil {
 		return err
 	}
@@ -269,11 +275,13 @@ func isClosed(err error) bool {
 		errors.Is(err, http.ErrServerClosed) || errors.Is(err, context.Canceled)
 }
 
-// DefaultPolicyName is the name decisions report for the default thing policy.
+// DefaultPolicyName is the policy that `thingcore thing create` creates once
+// and attaches to new certificates: policy.ThingPolicy for the hub's region
+// and account.
 const DefaultPolicyName = "thingcore-default-thing-policy"
 
 // listeners builds the MQTT listeners and the HTTPS API server.
-func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, reg *registry.Registry) ([]component, Endpoints, error) {
+func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, reg *registry.Registry, pol *policystore.Store) ([]component, Endpoints, error) {
 	cfg := h.cfg
 	var comps []component
 	var eps Endpoints
@@ -318,7 +326,7 @@ func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, 
 		}
 	}
 
-	api, err := h.newAPI(b, pk, creds, reg)
+	api, err := h.newAPI(b, pk, creds, reg, pol)
 	if err != nil {
 		return nil, eps, err
 	}
@@ -352,7 +360,7 @@ func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, 
 }
 
 // newAPI builds the AWS-compatible HTTP API with SigV4 admin authentication.
-func (h *Hub) newAPI(b *broker.Broker, pk *pkiState, creds AdminCredentials, reg *registry.Registry) (*httpapi.API, error) {
+func (h *Hub) newAPI(b *broker.Broker, pk *pkiState, creds AdminCredentials, reg *registry.Registry, pol *policystore.Store) (*httpapi.API, error) {
 	sig, err := httpapi.NewSigV4(httpapi.SigV4Config{}, httpapi.StaticCredentials{creds.AccessKeyID: creds.SecretAccessKey}, time.Now)
 	if err != nil {
 		return nil, err
@@ -361,7 +369,7 @@ func (h *Hub) newAPI(b *broker.Broker, pk *pkiState, creds AdminCredentials, reg
 	if err != nil {
 		return nil, err
 	}
-	registerControlPlane(api, h, b, pk, reg)
+	registerControlPlane(api, h, b, pk, reg, pol)
 	return api, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,8 +22,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/thingcore/thingcore/internal/hub"
+	"github.com/thingcore/thingcore/internal/policy"
 )
 
 // Options configure Start.
@@ -157,6 +160,7 @@ func (h *Hub) NewDevice(t testing.TB, thing string) *Device {
 	if _, err := h.IoT.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String(thing), Principal: kc.CertificateArn}); err != nil {
 		t.Fatalf("AttachThingPrincipal: %v", err)
 	}
+	h.AttachDefaultPolicy(t, aws.ToString(kc.CertificateArn))
 	dir := filepath.Join(t.TempDir(), thing)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -180,6 +184,24 @@ func (h *Hub) NewDevice(t testing.TB, thing string) *Device {
 	}
 	write(d.CA, ca, 0o644)
 	return d
+}
+
+// AttachDefaultPolicy creates the default thing policy (once) and attaches
+// it to the certificate, as `thingcore thing create` does.
+func (h *Hub) AttachDefaultPolicy(t testing.TB, certARN string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := h.IoT.CreatePolicy(ctx, &iot.CreatePolicyInput{
+		PolicyName:     aws.String(hub.DefaultPolicyName),
+		PolicyDocument: aws.String(string(policy.ThingPolicy("us-east-1", "000000000000"))),
+	})
+	var exists *types.ResourceAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		t.Fatalf("CreatePolicy: %v", err)
+	}
+	if _, err := h.IoT.AttachPolicy(ctx, &iot.AttachPolicyInput{PolicyName: aws.String(hub.DefaultPolicyName), Target: aws.String(certARN)}); err != nil {
+		t.Fatalf("AttachPolicy: %v", err)
+	}
 }
 
 // TLSConfig returns a client TLS config for the device (SNI localhost).

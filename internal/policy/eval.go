@@ -102,6 +102,14 @@ func NewSet(policies ...Named) *Set {
 	return s
 }
 
+// Len returns the number of policies in the set.
+func (s *Set) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.policies)
+}
+
 // Evaluate decides req: an explicit Deny in any policy wins, then any Allow,
 // and otherwise the request is denied by default. The reported statement is
 // the first matching Deny, or else the first matching Allow, in policy-name
