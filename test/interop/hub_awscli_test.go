@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/thingcore/thingcore/internal/hubtest"
+	"github.com/thingcore/thingcore/internal/policy"
 )
 
 // awsCLI runs Debian's AWS CLI v2 against one hub.
@@ -132,6 +133,33 @@ func TestHubAWSCLI(t *testing.T) {
 			out := cli.mustJSON("describe-endpoint", "--endpoint-type", "iot:Data-ATS")
 			if d := cmp.Diff(map[string]any{"endpointAddress": "localhost"}, out); d != "" {
 				t.Errorf("describe-endpoint (-want +got):\n%s", d)
+			}
+		}},
+		{"create-and-attach-policy", func(t *testing.T) {
+			// As on AWS, a certificate may do nothing until a policy is attached.
+			doc := string(policy.ThingPolicy("us-east-1", "000000000000"))
+			out := cli.mustJSON("create-policy", "--policy-name", "cli-policy", "--policy-document", doc)
+			if d := cmp.Diff([]string{"policyArn", "policyDocument", "policyName", "policyVersionId"}, jsonKeys(out)); d != "" {
+				t.Errorf("create-policy fields (-want +got):\n%s", d)
+			}
+			if out["policyName"] != "cli-policy" || out["policyVersionId"] != "1" {
+				t.Errorf("create-policy = %v", out)
+			}
+			cli.mustEmpty("attach-policy", "--policy-name", "cli-policy", "--target", certARN)
+			att := cli.mustJSON("list-attached-policies", "--target", certARN)
+			ps, _ := att["policies"].([]any)
+			if len(ps) != 1 || jsonString(ps[0].(map[string]any)["policyName"]) != "cli-policy" {
+				t.Errorf("list-attached-policies = %v, want cli-policy", att)
+			}
+			got := cli.mustJSON("get-policy", "--policy-name", "cli-policy")
+			if got["defaultVersionId"] != "1" {
+				t.Errorf("get-policy = %v, want defaultVersionId 1", got)
+			}
+			if r := cli.run("delete-policy", "--policy-name", "cli-policy"); r.code == 0 || !strings.Contains(r.stderr, "DeleteConflictException") {
+				t.Errorf("delete-policy of an attached policy: exit %d, stderr %q; want DeleteConflictException", r.code, r.stderr)
+			}
+			if r := cli.run("create-policy", "--policy-name", "bad", "--policy-document", `{"Statement":[{"Effect":"Maybe"}]}`); r.code == 0 || !strings.Contains(r.stderr, "MalformedPolicyException") {
+				t.Errorf("create-policy with a malformed document: exit %d, stderr %q; want MalformedPolicyException", r.code, r.stderr)
 			}
 		}},
 		{"device-connects-while-active", func(t *testing.T) {

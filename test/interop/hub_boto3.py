@@ -74,6 +74,16 @@ def main():
     out["attach_thing_principal"] = response(
         iot.attach_thing_principal(thingName=thing, principal=kc["certificateArn"])
     )
+    # Policies: as on AWS, a certificate may do nothing until one is attached.
+    doc = os.environ["THINGCORE_POLICY_DOCUMENT"]
+    out["create_policy"] = response(iot.create_policy(policyName="boto3-policy", policyDocument=doc))
+    out["attach_policy"] = response(iot.attach_policy(policyName="boto3-policy", target=kc["certificateArn"]))
+    out["list_attached_policies"] = response(iot.list_attached_policies(target=kc["certificateArn"]))
+    out["list_policies"] = response(iot.list_policies())
+    out["delete_attached_policy"] = expect_error(iot.delete_policy, policyName="boto3-policy")
+    out["malformed_policy"] = expect_error(iot.create_policy, policyName="bad", policyDocument='{"Statement":[{"Effect":"Maybe"}]}')
+    response(iot.create_policy(policyName="boto3-spare", policyDocument=doc))
+    out["delete_policy"] = response(iot.delete_policy(policyName="boto3-spare"))
     out["list_things"] = response(iot.list_things())
     out["describe_endpoint"] = response(iot.describe_endpoint(endpointType="iot:Data-ATS"))
 

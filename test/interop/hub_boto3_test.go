@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/thingcore/thingcore/internal/hubtest"
+	"github.com/thingcore/thingcore/internal/policy"
 )
 
 // boto3Error is how hub_boto3.py reports a botocore ClientError.
@@ -30,7 +31,8 @@ func TestHubBoto3(t *testing.T) {
 	h := hubtest.Start(t, hubtest.Options{})
 	const thing = "boto3-thing"
 	dir := t.TempDir()
-	env := append(awsEnv(t, h, h.Creds.SecretAccessKey), "THINGCORE_API_URL="+apiURL(t, h), "THINGCORE_CA="+h.Endpoints.RootCA)
+	env := append(awsEnv(t, h, h.Creds.SecretAccessKey), "THINGCORE_API_URL="+apiURL(t, h), "THINGCORE_CA="+h.Endpoints.RootCA,
+		"THINGCORE_POLICY_DOCUMENT="+string(policy.ThingPolicy("us-east-1", "000000000000")))
 	r := runEnv(t, env, python, "hub_boto3.py", thing, dir)
 	if r.code != 0 {
 		t.Fatalf("hub_boto3.py: %s", r)
@@ -96,6 +98,27 @@ func TestHubBoto3(t *testing.T) {
 					t.Errorf("describe_endpoint (-want +got):\n%s", d)
 				}
 			}},
+			{"create_policy", func(t *testing.T, got map[string]any) {
+				if got["policyName"] != "boto3-policy" || got["policyVersionId"] != "1" || !strings.HasSuffix(jsonString(got["policyArn"]), ":policy/boto3-policy") {
+					t.Errorf("create_policy = %v", got)
+				}
+			}},
+			{"list_attached_policies", func(t *testing.T, got map[string]any) {
+				ps, _ := got["policies"].([]any)
+				if len(ps) != 1 || jsonString(ps[0].(map[string]any)["policyName"]) != "boto3-policy" {
+					t.Errorf("list_attached_policies = %v, want boto3-policy", got)
+				}
+			}},
+			{"list_policies", func(t *testing.T, got map[string]any) {
+				if ps, _ := got["policies"].([]any); len(ps) != 1 {
+					t.Errorf("list_policies = %v, want only boto3-policy (listed before boto3-spare is made)", got)
+				}
+			}},
+			{"delete_policy", func(t *testing.T, got map[string]any) {
+				if len(got) != 0 {
+					t.Errorf("delete_policy = %v, want {}", got)
+				}
+			}},
 			{"update_certificate", func(t *testing.T, got map[string]any) {
 				if len(got) != 0 {
 					t.Errorf("update_certificate = %v, want {}", got)
@@ -125,6 +148,8 @@ func TestHubBoto3(t *testing.T) {
 			{"describe_missing_thing", boto3Error{Code: "ResourceNotFoundException", Status: 404, Operation: "DescribeThing"}},
 			{"delete_active_certificate", boto3Error{Code: "CertificateStateException", Status: 406, Operation: "DeleteCertificate"}},
 			{"wrong_secret", boto3Error{Code: "InvalidSignatureException", Status: 403, Operation: "ListThings"}},
+			{"delete_attached_policy", boto3Error{Code: "DeleteConflictException", Status: 409, Operation: "DeletePolicy"}},
+			{"malformed_policy", boto3Error{Code: "MalformedPolicyException", Status: 400, Operation: "CreatePolicy"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				var got boto3Error
