@@ -145,6 +145,26 @@ func TestHubMosquitto(t *testing.T) {
 						}
 						h.Logs.WaitFor(t, 10*time.Second, "subscription refused", `"client_id":"B"`, "$aws/things/A/shadow/update")
 					}},
+					{"B-refused-hash", func(t *testing.T) {
+						s := m.subscribe(b, "-t", "#", "-q", "1", "-E")
+						s.wait(t)
+						if got := suback(s); got != refused {
+							t.Errorf("SUBACK for # %q, want %s\nstdout: %s", got, refused, s.stdout.String())
+						}
+					}},
+					{"A-refused-publishing-to-B-shadow", func(t *testing.T) {
+						r := m.publish(a, "-t", "$aws/things/B/shadow/update", "-q", "1", "-m", hubShadowPayload, "-d")
+						if v.flag == "mqttv5" {
+							// MQTT 5: PUBACK 0x87, which mosquitto_pub reports.
+							if !strings.Contains(r.stderr+r.stdout, "Not authorized") {
+								t.Errorf("mosquitto_pub -V 5 as A to B's shadow: %s, want a Not authorized PUBACK", r)
+							}
+						} else if r.code == 0 {
+							// MQTT 3.1.1: AWS closes the connection.
+							t.Errorf("mosquitto_pub -V 311 as A to B's shadow: %s, want the connection closed (non-zero exit)", r)
+						}
+						h.Logs.WaitFor(t, 10*time.Second, "publish refused", `"client_id":"A"`, "$aws/things/B/shadow/update")
+					}},
 				} {
 					t.Run(tc.name, tc.run)
 				}
