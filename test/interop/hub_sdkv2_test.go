@@ -38,11 +38,16 @@ func TestHubSDKv2(t *testing.T) {
 				Topic:   "$aws/things/" + d.Thing + "/shadow/update",
 				Payload: `{"state":{"reported":{"sdk":"` + tc.name + `"}}}`,
 			}
+			if tc.protocol == "5" {
+				// The default policy forbids another thing's shadow.
+				sc.ForbiddenTopic = "$aws/things/someone-else/shadow/update"
+			}
 			var got struct {
 				Connected  bool        `json:"connected"`
 				Subscribed []int       `json:"subscribed"`
 				PubAck     int         `json:"puback"`
 				Received   []jsMessage `json:"received"`
+				Forbidden  any         `json:"forbiddenPuback"`
 			}
 			runNode(t, node, "sdkv2.mjs", sc, &got)
 			if !got.Connected {
@@ -59,6 +64,9 @@ func TestHubSDKv2(t *testing.T) {
 			// subscribers; anything below 0x80 is a success.
 			if got.PubAck >= 0x80 || got.PubAck < 0 {
 				t.Errorf("PUBACK reason 0x%02X, want success", got.PubAck)
+			}
+			if sc.ForbiddenTopic != "" && got.Forbidden != float64(0x87) {
+				t.Errorf("PUBACK for another thing's shadow = %v, want 135 (0x87 Not authorized)", got.Forbidden)
 			}
 			h.Logs.WaitFor(t, 10*time.Second, "client connected", `"client_id":"`+d.Thing+`"`, d.CertID,
 				fmt.Sprintf(`"protocol_version":%d`, tc.version))

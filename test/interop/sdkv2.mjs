@@ -73,10 +73,20 @@ async function runMQTT5() {
 	const res = await client.publish({ topicName: sc.topic, payload: sc.payload, qos: mqtt5.QoS.AtLeastOnce });
 	const puback = res?.reasonCode ?? -1;
 	await messageArrived;
+	// Optionally, a topic the device's policy forbids: record the PUBACK.
+	let forbiddenPuback;
+	if (sc.forbiddenTopic) {
+		try {
+			const r = await client.publish({ topicName: sc.forbiddenTopic, payload: sc.payload, qos: mqtt5.QoS.AtLeastOnce });
+			forbiddenPuback = r?.reasonCode ?? -1;
+		} catch (e) {
+			forbiddenPuback = `error: ${e}`;
+		}
+	}
 	client.stop();
 	await stopped;
 	client.close();
-	done({ connected: true, subscribed: codes, puback, received });
+	done({ connected: true, subscribed: codes, puback, received, forbiddenPuback });
 }
 
 async function runMQTT311() {

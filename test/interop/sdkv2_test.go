@@ -30,6 +30,9 @@ type sdkv2Scenario struct {
 	ClientID string `json:"clientId"`
 	Topic    string `json:"topic"`
 	Payload  string `json:"payload"`
+	// ForbiddenTopic, for MQTT 5, is published to after the round trip; the
+	// PUBACK reason code is reported as forbiddenPuback.
+	ForbiddenTopic string `json:"forbiddenTopic,omitempty"`
 }
 
 // TestSDKv2 round-trips a message through the mTLS listener with the AWS IoT
