@@ -2,7 +2,8 @@
 // (the `iot` service, API version 2015-05-28) over httpapi: things, device
 // certificates (issued by the hub CA, signed from a CSR, or registered),
 // CA certificates and their registration code, thing-principal
-// attachments, and DescribeEndpoint. Paths, query and header names, JSON
+// attachments, policies (versions and attachments, with policystore), and
+// DescribeEndpoint. Paths, query and header names, JSON
 // member names, statuses and error codes are AWS's, so the AWS CLI, boto3
 // and the AWS SDKs drive it unchanged.
 //
@@ -14,5 +15,5 @@
 // CreateKeysAndCertificate is returned once and never stored or logged.
 //
 // Only the composition root (internal/hub) imports it. It imports httpapi,
-// registry, pki and the standard library.
+// registry, policystore, pki and the standard library.
 package iotapi
