@@ -88,7 +88,7 @@ func rootCommand() *command {
 	return &command{
 		name:    "thingcore",
 		summary: "a self-hosted IoT hub that speaks AWS IoT Core's protocols and APIs",
-		long: "thingcore runs an MQTT broker with device shadows and an AWS IoT-compatible API on your own\n" +
+		long: "thingcore runs an MQTT broker, a certificate authority and an AWS IoT-compatible API on your own\n" +
 			"machine. Devices connect with X.509 certificates over MQTT/TLS, exactly as they would to AWS IoT\n" +
 			"Core; the admin commands below are clients of the hub's API and sign their requests with the\n" +
 			"admin credentials the hub keeps in its data directory.",
