@@ -161,6 +161,16 @@ func TestHubAWSCLI(t *testing.T) {
 			if r := cli.run("create-policy", "--policy-name", "bad", "--policy-document", `{"Statement":[{"Effect":"Maybe"}]}`); r.code == 0 || !strings.Contains(r.stderr, "MalformedPolicyException") {
 				t.Errorf("create-policy with a malformed document: exit %d, stderr %q; want MalformedPolicyException", r.code, r.stderr)
 			}
+			// A policy that is not attached is deleted; then it is gone.
+			cli.mustJSON("create-policy", "--policy-name", "spare", "--policy-document", doc)
+			cli.mustEmpty("delete-policy", "--policy-name", "spare")
+			if r := cli.run("get-policy", "--policy-name", "spare"); r.code == 0 || !strings.Contains(r.stderr, "ResourceNotFoundException") {
+				t.Errorf("get-policy after delete-policy: exit %d, stderr %q; want ResourceNotFoundException", r.code, r.stderr)
+			}
+			list := cli.mustJSON("list-policies")
+			if ps, _ := list["policies"].([]any); len(ps) != 1 {
+				t.Errorf("list-policies = %v, want only cli-policy", list)
+			}
 		}},
 		{"device-connects-while-active", func(t *testing.T) {
 			if err := mqttConnect(t, h, dev, thing); err != nil {
