@@ -1,81 +1,30 @@
 package iotapi
 
 import (
-	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/thingcore/thingcore/internal/httpapi"
 	"github.com/thingcore/thingcore/internal/policystore"
 )
 
 func (s *service) registerPolicies(api *httpapi.API) {
-	handlePolicy(api, http.MethodPost, "/policies/{policyName}", "CreatePolicy", s.createPolicy)
-	handlePolicy(api, http.MethodGet, "/policies/{policyName}", "GetPolicy", s.getPolicy)
-	handlePolicy(api, http.MethodDelete, "/policies/{policyName}", "DeletePolicy", s.deletePolicy)
-	handlePolicy(api, http.MethodGet, "/policies", "ListPolicies", s.listPolicies)
-	handlePolicy(api, http.MethodPost, "/policies/{policyName}/version", "CreatePolicyVersion", s.createPolicyVersion)
-	handlePolicy(api, http.MethodGet, "/policies/{policyName}/version", "ListPolicyVersions", s.listPolicyVersions)
-	handlePolicy(api, http.MethodGet, "/policies/{policyName}/version/{policyVersionId}", "GetPolicyVersion", s.getPolicyVersion)
-	handlePolicy(api, http.MethodPatch, "/policies/{policyName}/version/{policyVersionId}", "SetDefaultPolicyVersion", s.setDefaultPolicyVersion)
-	handlePolicy(api, http.MethodDelete, "/policies/{policyName}/version/{policyVersionId}", "DeletePolicyVersion", s.deletePolicyVersion)
-	handlePolicy(api, http.MethodPut, "/target-policies/{policyName}", "AttachPolicy", s.attachPolicy)
-	handlePolicy(api, http.MethodPost, "/target-policies/{policyName}", "DetachPolicy", s.detachPolicy)
-	handlePolicy(api, http.MethodPost, "/attached-policies/{target}", "ListAttachedPolicies", s.listAttachedPolicies)
-	handlePolicy(api, http.MethodPost, "/policy-targets/{policyName}", "ListTargetsForPolicy", s.listTargetsForPolicy)
-	handlePolicy(api, http.MethodPut, "/principal-policies/{policyName}", "AttachPrincipalPolicy", s.attachPrincipalPolicy)
-	handlePolicy(api, http.MethodDelete, "/principal-policies/{policyName}", "DetachPrincipalPolicy", s.detachPrincipalPolicy)
-	handlePolicy(api, http.MethodGet, "/principal-policies", "ListPrincipalPolicies", s.listPrincipalPolicies)
-	handlePolicy(api, http.MethodGet, "/policy-principals", "ListPolicyPrincipals", s.listPolicyPrincipals)
-}
-
-// policyCodes maps the policy store's sentinel errors to AWS error codes.
-var policyCodes = []struct {
-	sentinel error
-	code     httpapi.Code
-}{
-	{policystore.ErrNotFound, httpapi.ResourceNotFound},
-	{policystore.ErrAlreadyExists, httpapi.ResourceAlreadyExists},
-	{policystore.ErrMalformed, httpapi.MalformedPolicy},
-	{policystore.ErrVersionsLimitExceeded, httpapi.VersionsLimitExceeded},
-	{policystore.ErrDeleteConflict, httpapi.DeleteConflict},
-	{policystore.ErrInvalid, httpapi.InvalidRequest},
-}
-
-// handlePolicy registers a policy operation: its policy store errors get
-// their AWS codes and messages here, anything else goes through apiError.
-func handlePolicy(api *httpapi.API, method, pattern, op string, h httpapi.HandlerFunc) {
-	handle(api, method, pattern, op, func(w http.ResponseWriter, r *http.Request) error {
-		return policyError(h(w, r))
-	})
-}
-
-// policyError turns a policy store error into the *httpapi.Error with its
-// AWS code and message (and resourceId, resourceArn for
-// ResourceAlreadyExistsException). Other errors pass unchanged.
-func policyError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae *httpapi.Error
-	if errors.As(err, &ae) {
-		return err
-	}
-	for _, c := range policyCodes {
-		if !errors.Is(err, c.sentinel) {
-			continue
-		}
-		var pe *policystore.Error
-		if !errors.As(err, &pe) {
-			return httpapi.Errorf(c.code, "%s", strings.TrimPrefix(c.sentinel.Error(), "policystore: ")).WithCause(err)
-		}
-		e := httpapi.Errorf(c.code, "%s", pe.Message).WithCause(err)
-		if c.code == httpapi.ResourceAlreadyExists {
-			e = e.With("resourceId", pe.ResourceID).With("resourceArn", pe.ResourceARN)
-		}
-		return e
-	}
-	return err
+	handle(api, http.MethodPost, "/policies/{policyName}", "CreatePolicy", s.createPolicy)
+	handle(api, http.MethodGet, "/policies/{policyName}", "GetPolicy", s.getPolicy)
+	handle(api, http.MethodDelete, "/policies/{policyName}", "DeletePolicy", s.deletePolicy)
+	handle(api, http.MethodGet, "/policies", "ListPolicies", s.listPolicies)
+	handle(api, http.MethodPost, "/policies/{policyName}/version", "CreatePolicyVersion", s.createPolicyVersion)
+	handle(api, http.MethodGet, "/policies/{policyName}/version", "ListPolicyVersions", s.listPolicyVersions)
+	handle(api, http.MethodGet, "/policies/{policyName}/version/{policyVersionId}", "GetPolicyVersion", s.getPolicyVersion)
+	handle(api, http.MethodPatch, "/policies/{policyName}/version/{policyVersionId}", "SetDefaultPolicyVersion", s.setDefaultPolicyVersion)
+	handle(api, http.MethodDelete, "/policies/{policyName}/version/{policyVersionId}", "DeletePolicyVersion", s.deletePolicyVersion)
+	handle(api, http.MethodPut, "/target-policies/{policyName}", "AttachPolicy", s.attachPolicy)
+	handle(api, http.MethodPost, "/target-policies/{policyName}", "DetachPolicy", s.detachPolicy)
+	handle(api, http.MethodPost, "/attached-policies/{target}", "ListAttachedPolicies", s.listAttachedPolicies)
+	handle(api, http.MethodPost, "/policy-targets/{policyName}", "ListTargetsForPolicy", s.listTargetsForPolicy)
+	handle(api, http.MethodPut, "/principal-policies/{policyName}", "AttachPrincipalPolicy", s.attachPrincipalPolicy)
+	handle(api, http.MethodDelete, "/principal-policies/{policyName}", "DetachPrincipalPolicy", s.detachPrincipalPolicy)
+	handle(api, http.MethodGet, "/principal-policies", "ListPrincipalPolicies", s.listPrincipalPolicies)
+	handle(api, http.MethodGet, "/policy-principals", "ListPolicyPrincipals", s.listPolicyPrincipals)
 }
 
 type policyDocumentRequest struct {
