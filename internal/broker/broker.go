@@ -76,12 +76,12 @@ type Broker struct {
 	conns    sync.WaitGroup // ServeConn calls in progress
 	bg       sync.WaitGroup // background goroutines (housekeeping, writers)
 
-	stats Stats
+	stats counters
 	seq   atomic.Uint64 // session ids
 }
 
-// Stats are live counters, read with Snapshot.
-type Stats struct {
+// counters are live counters, read with Snapshot.
+type counters struct {
 	Connections     atomic.Int64
 	MessagesIn      atomic.Uint64
 	MessagesOut     atomic.Uint64

@@ -304,7 +304,7 @@ func (c *client) finish(err error) {
 				c.writeNow(&packet.Disconnect{ReasonCode: packet.KeepAliveTimeout}, c.version)
 			}
 		}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), isConnReset(err):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), isNetError(err):
 		c.setCloseIfEmpty(ReasonConnectionLost, "connection closed without DISCONNECT")
 	default:
 		var pe *packet.Error
@@ -344,7 +344,9 @@ func (c *client) setCloseIfEmpty(reason, detail string) bool {
 	return true
 }
 
-func isConnReset(err error) bool {
+// isNetError reports a network-level read failure (reset, refused, ...):
+// the connection is lost.
+func isNetError(err error) bool {
 	var ne *net.OpError
 	return errors.As(err, &ne)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/thingcore/thingcore/internal/mqtt/packet"
 )
@@ -305,5 +304,3 @@ func newAssignedID() string {
 	// start with '$'.
 	return "$auto-" + hex.EncodeToString(buf[:])
 }
-
-func validUTF8(s string) bool { return utf8.ValidString(s) }

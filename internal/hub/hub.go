@@ -61,8 +61,6 @@ type Hub struct {
 	endpoints Endpoints
 	creds     AdminCredentials
 	broker    *broker.Broker
-	registry  *registry.Registry
-	ca        *pkiState
 }
 
 // New validates cfg and returns a hub. It starts nothing.
@@ -218,7 +216,7 @@ func (h *Hub) Serve(ctx context.Context) (err error) {
 	eps.AdminCreated = created
 	eps.AdminKeyID = creds.AccessKeyID
 	h.mu.Lock()
-	h.endpoints, h.creds, h.broker, h.registry, h.ca = eps, creds, b, reg, pk
+	h.endpoints, h.creds, h.broker = eps, creds, b
 	h.mu.Unlock()
 
 	comps = append([]component{{name: "broker", serve: b.Serve, shutdown: b.Shutdown}}, comps...)
