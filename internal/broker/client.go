@@ -2,7 +2,6 @@ package broker
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -380,9 +379,4 @@ func (c *client) allowRate() bool {
 	}
 	c.rateCount++
 	return c.rateCount <= limit
-}
-
-// ctx returns a context for store calls made on behalf of this client.
-func (c *client) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 10*time.Second)
 }

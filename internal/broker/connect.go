@@ -110,7 +110,7 @@ func (c *client) connect(cp *packet.Connect) error {
 	if c.will != nil {
 		req.WillTopic = c.will.Topic
 	}
-	ctx, cancel := c.ctx()
+	ctx, cancel := storeCtx()
 	principal, err := b.deps.Authenticator.Authenticate(ctx, req)
 	cancel()
 	if err != nil {

@@ -163,6 +163,8 @@ func (b *Broker) persistQueued(items []persistItem) {
 	}
 }
 
+// storeCtx bounds a call the broker makes to a collaborator (a store, the
+// Authenticator) on behalf of a client.
 func storeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Second)
 }
