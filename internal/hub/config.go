@@ -54,6 +54,13 @@ type Config struct {
 	// (see broker.Config).
 	Broker broker.Config `json:"broker"`
 
+	// ShadowMaxBytes bounds a shadow's desired + reported state in bytes
+	// (AWS: 8 KB). Default 8192.
+	ShadowMaxBytes int `json:"shadow_max_bytes"`
+	// ShadowMaxDepth bounds the nesting of a shadow's state. Default 8 (the
+	// reference's suggested default; AWS's error text says 6).
+	ShadowMaxDepth int `json:"shadow_max_depth"`
+
 	// KVSyncInterval is how often the store fsyncs. Default 1s.
 	KVSyncInterval time.Duration `json:"kv_sync_interval"`
 

@@ -31,6 +31,8 @@ import (
 	"github.com/thingcore/thingcore/internal/mqtt/packet"
 	"github.com/thingcore/thingcore/internal/policystore"
 	"github.com/thingcore/thingcore/internal/registry"
+	"github.com/thingcore/thingcore/internal/shadow"
+	"github.com/thingcore/thingcore/internal/shadowsvc"
 	"github.com/thingcore/thingcore/internal/transport"
 )
 
@@ -61,6 +63,7 @@ type Hub struct {
 	endpoints Endpoints
 	creds     AdminCredentials
 	broker    *broker.Broker
+	shadows   *shadowsvc.Service
 }
 
 // New validates cfg and returns a hub. It starts nothing.
@@ -112,6 +115,14 @@ func (h *Hub) Broker() *broker.Broker {
 	return h.broker
 }
 
+// Shadows returns the Device Shadow service (for in-process callers such as
+// the console and tests); valid after Ready.
+func (h *Hub) Shadows() *shadowsvc.Service {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.shadows
+}
+
 // Shutdown stops Serve and waits for it until ctx ends.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.cancelMu.Lock()
@@ -132,6 +143,9 @@ type component struct {
 	name     string
 	serve    func(context.Context) error
 	shutdown func(context.Context) error
+	// ready, when set, is closed once the component serves; the hub is
+	// Ready only after every component is.
+	ready <-chan struct{}
 }
 
 // Serve runs the hub until ctx ends or Shutdown is called, then drains.
@@ -203,6 +217,16 @@ func (h *Hub) Serve(ctx context.Context) (err error) {
 		return err
 	}
 	events.SetPublisher(b)
+	shadowBucket, err := kv.Bucket(ctx, "shadows")
+	if err != nil {
+		return err
+	}
+	shadows, err := shadowsvc.New(shadowsvc.Config{
+		Limits: shadow.Limits{MaxBytes: cfg.ShadowMaxBytes, MaxDepth: cfg.ShadowMaxDepth},
+	}, shadowsvc.Deps{Broker: b, Bucket: shadowBucket, Logger: h.log})
+	if err != nil {
+		return err
+	}
 	// Attaching, detaching or changing a policy applies to live connections
 	// at their next action, without reconnecting.
 	pol.OnChange(func(targets []string) { rebindPolicies(ctx, b, pol, targets, h.log) })
@@ -216,10 +240,14 @@ func (h *Hub) Serve(ctx context.Context) (err error) {
 	eps.AdminCreated = created
 	eps.AdminKeyID = creds.AccessKeyID
 	h.mu.Lock()
-	h.endpoints, h.creds, h.broker = eps, creds, b
+	h.endpoints, h.creds, h.broker, h.shadows = eps, creds, b, shadows
 	h.mu.Unlock()
 
-	comps = append([]component{{name: "broker", serve: b.Serve, shutdown: b.Shutdown}}, comps...)
+	// Drained in reverse: listeners, then the shadow service, then the broker.
+	comps = append([]component{
+		{name: "broker", serve: b.Serve, shutdown: b.Shutdown},
+		{name: "shadow", serve: shadows.Serve, shutdown: shadows.Shutdown, ready: shadows.Ready()},
+	}, comps...)
 	comps = append(comps, component{name: "memtrim", serve: func(ctx context.Context) error {
 		memtrim.Run(ctx, 0, h.log)
 		return nil
@@ -243,13 +271,28 @@ func (h *Hub) run(ctx context.Context, comps []component) error {
 			}
 		}()
 	}
+	var first error
+waitReady:
+	for _, c := range comps {
+		if c.ready == nil {
+			continue
+		}
+		select {
+		case <-c.ready:
+		case first = <-errs:
+			break waitReady
+		case <-ctx.Done():
+			break waitReady
+		}
+	}
 	close(h.ready)
 	h.log.Info("hub: ready", "mqtt", h.endpoints.MQTT, "https", h.endpoints.HTTPS)
 
-	var first error
-	select {
-	case <-ctx.Done():
-	case first = <-errs:
+	if first == nil {
+		select {
+		case <-ctx.Done():
+		case first = <-errs:
+		}
 	}
 	shCtx, cancel := context.WithTimeout(context.Background(), h.cfg.ShutdownTimeout)
 	defer cancel()

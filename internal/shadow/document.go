@@ -21,6 +21,7 @@ type Document struct {
 	reported   map[string]any // nil or non-empty
 	mdDesired  map[string]any
 	mdReported map[string]any
+	deletedAt  int64 // epoch seconds of the last Delete; 0 when never deleted
 }
 
 // Exists reports whether the shadow exists: it has had an accepted update
@@ -29,6 +30,16 @@ func (d *Document) Exists() bool { return d.exists }
 
 // Version is the current version; it survives Delete (§1.8).
 func (d *Document) Version() int64 { return d.version }
+
+// DeletedAt is when the shadow was last deleted (zero when it exists or was
+// never deleted). AWS continues a recreated shadow's versions only within
+// 48 hours of the delete (§1.8); the caller decides with this.
+func (d *Document) DeletedAt() time.Time {
+	if d.exists || d.deletedAt == 0 {
+		return time.Time{}
+	}
+	return time.Unix(d.deletedAt, 0)
+}
 
 // Apply merges u into d at time now (reference §1.10, §1.11, §1.12) and
 // returns the update/accepted, update/documents and update/delta bodies;
@@ -111,7 +122,7 @@ func (d *Document) Get(clientToken string, now time.Time) []byte {
 func (d *Document) Delete(clientToken string, now time.Time) []byte {
 	b := []byte(`{"version":`)
 	b = strconv.AppendInt(b, d.version, 10)
-	*d = Document{version: d.version}
+	*d = Document{version: d.version, deletedAt: now.Unix()}
 	return appendTail(b, now.Unix(), clientToken)
 }
 

@@ -10,10 +10,11 @@ import (
 
 // Marshal returns d's storage form:
 //
-//	{"state":{"desired":{...},"reported":{...}},"metadata":{...},"version":N[,"deleted":true]}
+//	{"state":{"desired":{...},"reported":{...}},"metadata":{...},"version":N[,"deleted":true[,"deletedAt":T]]}
 //
 // state and metadata have the get/accepted shape; "deleted" marks a shadow
-// that does not exist but keeps its version. The form is stable: keys are
+// that does not exist but keeps its version, and "deletedAt" (epoch
+// seconds) says since when. The form is stable: keys are
 // sorted and numbers are kept as written.
 func (d *Document) Marshal() []byte {
 	b := []byte(`{"state":`)
@@ -24,6 +25,10 @@ func (d *Document) Marshal() []byte {
 	b = strconv.AppendInt(b, d.version, 10)
 	if !d.exists {
 		b = append(b, `,"deleted":true`...)
+		if d.deletedAt != 0 {
+			b = append(b, `,"deletedAt":`...)
+			b = strconv.AppendInt(b, d.deletedAt, 10)
+		}
 	}
 	return append(b, '}')
 }
@@ -43,8 +48,9 @@ func Unmarshal(data []byte) (*Document, error) {
 			Desired  map[string]any `json:"desired"`
 			Reported map[string]any `json:"reported"`
 		} `json:"metadata"`
-		Version *int64 `json:"version"`
-		Deleted bool   `json:"deleted"`
+		Version   *int64 `json:"version"`
+		Deleted   bool   `json:"deleted"`
+		DeletedAt int64  `json:"deletedAt"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -55,6 +61,9 @@ func Unmarshal(data []byte) (*Document, error) {
 		return nil, fmt.Errorf("%w: missing or negative version", ErrInvalidStored)
 	}
 	d := &Document{exists: !s.Deleted, version: *s.Version}
+	if s.Deleted {
+		d.deletedAt = s.DeletedAt
+	}
 	var err error
 	if d.desired, d.mdDesired, err = loadSection(s.State.Desired, s.Metadata.Desired); err != nil {
 		return nil, fmt.Errorf("%w: desired: %w", ErrInvalidStored, err)

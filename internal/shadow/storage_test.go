@@ -37,8 +37,12 @@ func TestMarshalRoundTrip(t *testing.T) {
 			if again := got.Marshal(); !bytes.Equal(again, data) {
 				t.Errorf("Marshal(Unmarshal(%s)) = %s", data, again)
 			}
-			if got.Exists() != d.Exists() || got.Version() != d.Version() {
-				t.Errorf("Unmarshal(%s) exists=%v version=%d, want %v %d", data, got.Exists(), got.Version(), d.Exists(), d.Version())
+			if got.Exists() != d.Exists() || got.Version() != d.Version() || !got.DeletedAt().Equal(d.DeletedAt()) {
+				t.Errorf("Unmarshal(%s) exists=%v version=%d deletedAt=%v, want %v %d %v", data,
+					got.Exists(), got.Version(), got.DeletedAt(), d.Exists(), d.Version(), d.DeletedAt())
+			}
+			if tt.del && !d.DeletedAt().Equal(t0) {
+				t.Errorf("DeletedAt after Delete = %v, want %v", d.DeletedAt(), t0)
 			}
 			if g, w := got.Get("", t0), d.Get("", t0); !bytes.Equal(g, w) {
 				t.Errorf("Get after round trip = %s, want %s", g, w)

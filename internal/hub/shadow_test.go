@@ -1,0 +1,66 @@
+package hub_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/thingcore/thingcore/internal/hubtest"
+)
+
+// A device with the default policy updates and reads its own shadow over
+// MQTT; the seed recipe's bare JSON is rejected with AWS's 400 while other
+// subscribers of the update topic still get it, and the log says how to fix
+// it.
+func TestDeviceShadowOverMQTT(t *testing.T) {
+	h := hubtest.Start(t, hubtest.Options{})
+	d := h.NewDevice(t, "pico")
+	got := make(chan [2]string, 16)
+	o := paho.NewClientOptions().AddBroker("ssl://" + h.Endpoints.MQTT).SetClientID(d.Thing).
+		SetTLSConfig(d.TLSConfig(t)).SetAutoReconnect(false)
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer c.Disconnect(100)
+	prefix := "$aws/things/pico/shadow"
+	for _, f := range []string{prefix + "/update", prefix + "/update/+", prefix + "/get/+"} {
+		if tok := c.Subscribe(f, 1, func(_ paho.Client, m paho.Message) { got <- [2]string{m.Topic(), string(m.Payload())} }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("subscribe %s: %v", f, tok.Error())
+		}
+	}
+	publish := func(topic, payload string) {
+		t.Helper()
+		if tok := c.Publish(topic, 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	expect := func(topic, contains string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case m := <-got:
+				if m[0] == topic && strings.Contains(m[1], contains) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no message on %s containing %s", topic, contains)
+			}
+		}
+	}
+
+	publish(prefix+"/update", `{"temperature":22.5}`)
+	expect(prefix+"/update", `{"temperature":22.5}`)
+	expect(prefix+"/update/rejected", `{"code":400,"message":"Missing required node: state"}`)
+	h.Logs.WaitFor(t, 5*time.Second, "Missing required node: state", `{\"state\":{\"reported\":{...}}}`, `"thing":"pico"`)
+
+	publish(prefix+"/update", `{"state":{"reported":{"temperature":22.5}},"clientToken":"a"}`)
+	expect(prefix+"/update/accepted", `"version":1`)
+	publish(prefix+"/update", `{"state":{"desired":{"led":"on"}}}`)
+	expect(prefix+"/update/delta", `"state":{"led":"on"}`)
+	publish(prefix+"/get", `{"clientToken":"g"}`)
+	expect(prefix+"/get/accepted", `"clientToken":"g"`)
+}
