@@ -14,6 +14,9 @@
 //	fanout   -subs 1000 -qos 0|1 -duration D     1 publisher -> 1000 subscribers
 //	latency  -rate 1000 -qos 1 -duration D       fixed-rate publisher -> 1
 //	         subscriber; p50/p99/max latency
+//	shadow   -n 1000 -rate 10000 -duration D     Device Shadow updates: N devices
+//	         update their own shadows at a total rate; update -> accepted
+//	         p50/p99/max latency (thingcore only)
 //
 // Every mode prints one JSON line with its results on stdout; progress and
 // errors go to stderr. With -pid, the broker process's CPU time (utime+stime
@@ -94,7 +97,7 @@ type result struct {
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: loadgen idle|connect|fanin|fanout|latency [flags]; loadgen MODE -h for flags")
+		fmt.Fprintln(os.Stderr, "usage: loadgen idle|connect|fanin|fanout|latency|shadow [flags]; loadgen MODE -h for flags")
 		os.Exit(2)
 	}
 	o := options{mode: os.Args[1]}
@@ -106,7 +109,7 @@ func main() {
 	fs.StringVar(&o.prefix, "prefix", fmt.Sprintf("bench%d", os.Getpid()), "client id and topic prefix; must differ between concurrent loadgens")
 	fs.IntVar(&o.pid, "pid", 0, "broker process id, to report its CPU time over the measured window (0: do not)")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "limit for one connection's dial, TLS handshake and CONNACK")
-	fs.IntVar(&o.n, "n", 1000, "idle, connect: number of connections")
+	fs.IntVar(&o.n, "n", 1000, "idle, connect, shadow: number of connections")
 	fs.IntVar(&o.c, "c", 50, "idle, connect: connections being set up at once")
 	fs.DurationVar(&o.hold, "hold", 0, "idle: how long to hold the connections (0: until SIGINT/SIGTERM)")
 	fs.BoolVar(&o.holdStdin, "hold-stdin", false, "idle: also stop holding when stdin reaches EOF")
@@ -115,7 +118,7 @@ func main() {
 	fs.IntVar(&o.qos, "qos", 0, "fanin, fanout, latency: QoS of publishes and subscriptions (0 or 1)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "fanin, fanout, latency: measured window")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "fanin, fanout, latency: traffic before the measured window")
-	fs.IntVar(&o.rate, "rate", 1000, "latency: messages per second")
+	fs.IntVar(&o.rate, "rate", 1000, "latency, shadow: messages per second")
 	fs.IntVar(&o.window, "window", 10, "QoS 1: unacknowledged PUBLISHes per publisher")
 	fs.IntVar(&o.pending, "max-pending", 0, "messages published but not yet delivered (per subscriber) before publishers wait; 0: 1000 for fanin, 100 for fanout")
 	fs.IntVar(&o.batch, "batch", 1, "fanin, fanout, QoS 0: messages per write (1: one TLS record per PUBLISH, as devices send)")
@@ -149,8 +152,10 @@ func main() {
 		res, err = runFanOut(ctx, d, o)
 	case "latency":
 		res, err = runLatency(ctx, d, o)
+	case "shadow":
+		res, err = runShadow(ctx, d, o)
 	default:
-		err = fmt.Errorf("unknown mode %q: want idle, connect, fanin, fanout or latency", o.mode)
+		err = fmt.Errorf("unknown mode %q: want idle, connect, fanin, fanout, latency or shadow", o.mode)
 	}
 	if err != nil {
 		fatal(err)

@@ -74,12 +74,11 @@ func ParseUpdate(body []byte, lim Limits) (*Update, *Error) {
 		// inferred from the 415 message in the catalogue (§1.9).
 		return nil, &Error{Code: 415, Message: MsgUnsupportedEnc}
 	}
-	if !json.Valid(body) {
-		return nil, badRequest(MsgInvalidJSON)
-	}
+	// Unmarshal checks the whole body's syntax before decoding; valid JSON
+	// that is not an object is Invalid JSON too.
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil || top == nil {
-		return nil, badRequest(MsgInvalidJSON) // valid JSON, but not an object
+		return nil, badRequest(MsgInvalidJSON)
 	}
 	u := &Update{}
 
@@ -115,12 +114,18 @@ func ParseUpdate(body []byte, lim Limits) (*Update, *Error) {
 	if raw[0] != '{' {
 		return fail(badRequest(MsgStateNotObject))
 	}
-	if bad, ok := firstInvalidNode(raw); ok {
-		return fail(badRequest(fmt.Sprintf(MsgInvalidNode, bad)))
-	}
 	var state map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &state); err != nil {
 		return fail(badRequest(MsgInvalidJSON))
+	}
+	for k := range state {
+		if k != "desired" && k != "reported" {
+			// AWS names the first such key in document order, which the
+			// map has lost: read the keys again, in order.
+			if bad, ok := firstInvalidNode(raw); ok {
+				return fail(badRequest(fmt.Sprintf(MsgInvalidNode, bad)))
+			}
+		}
 	}
 	var e *Error
 	if u.desired, e = parsePart(state, "desired", MsgDesiredNotObject, lim); e != nil {

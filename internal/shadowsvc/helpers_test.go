@@ -20,7 +20,7 @@ var t0 = time.Unix(1700000000, 0)
 // fixture is a running service on a real in-process broker and a real KV
 // bucket in a temporary directory.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	b      *broker.Broker
 	kv     *kvstore.Store
 	bucket *kvstore.Bucket
@@ -76,7 +76,7 @@ type fixtureOptions struct {
 	clock  time.Time                    // start time; t0 when zero
 }
 
-func newFixture(t *testing.T, o fixtureOptions) *fixture {
+func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	t.Helper()
 	if o.dir == "" {
 		o.dir = t.TempDir()
