@@ -24,7 +24,7 @@ mkdir -p "$out"
 go build -o "$out/thingcore" ./cmd/thingcore
 go build -o "$out/loadgen" ./bench/loadgen
 
-"$out/thingcore" serve --data-dir "$out/data" --mqtt-addr "$mqtt" --https-addr "$https" \
+THINGCORE_CPUPROFILE="${THINGCORE_CPUPROFILE:-}" "$out/thingcore" serve --data-dir "$out/data" --mqtt-addr "$mqtt" --https-addr "$https" \
 	--server-name 127.0.0.1 --insecure-allow-all --log-level warn 2>"$out/thingcore.log" &
 hub=$!
 trap 'kill "$hub" 2>/dev/null || true; wait "$hub" 2>/dev/null || true' EXIT

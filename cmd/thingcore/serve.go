@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -188,6 +190,15 @@ func (e *env) resolveServeConfig(settings []serveSetting, path string, given map
 // the configured shutdown timeout.
 func (e *env) serve(ctx context.Context, c serveConfig) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: c.level}))
+	// THINGCORE_CPUPROFILE=FILE writes a CPU profile of the whole run, for
+	// the benchmarks in bench/.
+	if path, ok := e.lookupEnv("THINGCORE_CPUPROFILE"); ok && path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	h, err := hub.New(c.hub, log)
 	if err != nil {
 		return err
@@ -296,4 +307,20 @@ func nextCommand(cfg hub.Config, eps hub.Endpoints) string {
 		cmd += " --mqtt-port " + port
 	}
 	return cmd
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
