@@ -234,6 +234,83 @@ var rules = []rule{
 			"the composition root joins it to the broker",
 	},
 	{
+		name:      "shadowsvc imports broker, kvstore and shadow only",
+		subject:   "internal/shadowsvc",
+		appliesTo: func(p string) bool { return under(p, "internal/shadowsvc") },
+		allowed: func(_ string, d dep) bool {
+			if !d.inModule {
+				return true
+			}
+			for _, ok := range []string{"internal/shadowsvc", "internal/shadow", "internal/broker", "internal/kvstore", "internal/mqtt"} {
+				if under(d.rel, ok) {
+					return true
+				}
+			}
+			return false
+		},
+		reason: "the shadow service talks to devices through the broker's in-process API and keeps shadows in KV; " +
+			"the data plane and console call it, never the reverse",
+	},
+	{
+		name:      "dataplane imports httpapi, shadow, policy and broker types only",
+		subject:   "internal/dataplane",
+		appliesTo: func(p string) bool { return under(p, "internal/dataplane") },
+		allowed: func(_ string, d dep) bool {
+			if !d.inModule {
+				return isStd(d.path)
+			}
+			for _, ok := range []string{"internal/dataplane", "internal/httpapi", "internal/shadow", "internal/policy",
+				"internal/broker", "internal/mqtt"} {
+				if under(d.rel, ok) {
+					return true
+				}
+			}
+			return false
+		},
+		reason: "the iot-data API reaches the shadow service, the broker and device authentication through interfaces " +
+			"the composition root fills; importing hub, shadowsvc, the stores or transport would invert the layers",
+	},
+	{
+		name:      "device imports no internal package",
+		subject:   "device",
+		appliesTo: func(p string) bool { return under(p, "device") },
+		allowed: func(_ string, d dep) bool {
+			return !d.inModule || under(d.rel, "device")
+		},
+		reason: "device is the public Go device SDK: users import it from other modules, where internal/ is out of reach " +
+			"(its tests may run a real hub)",
+	},
+	{
+		name:      "console imports the stores, pki, policy, shadow and broker types only",
+		subject:   "internal/console",
+		appliesTo: func(p string) bool { return under(p, "internal/console") },
+		allowed: func(_ string, d dep) bool {
+			if !d.inModule {
+				return isStd(d.path)
+			}
+			for _, ok := range []string{"internal/console", "internal/broker", "internal/mqtt", "internal/registry",
+				"internal/policystore", "internal/policy", "internal/pki", "internal/shadow", "internal/devicebundle", "examples"} {
+				if under(d.rel, ok) {
+					return true
+				}
+			}
+			return false
+		},
+		reason: "the console is a client of the parts the composition root gives it (stores, CA, broker API, shadow service " +
+			"behind an interface); it must not reach for the hub, transport, KV or the AWS API packages, and ships no " +
+			"third-party code to browsers or the binary",
+	},
+	{
+		name:      "console only from hub",
+		subject:   "internal/console",
+		appliesTo: func(p string) bool { return !under(p, "internal/console") && !under(p, "internal/hub") },
+		tests:     true,
+		allowed: func(_ string, d dep) bool {
+			return !d.inModule || !under(d.rel, "internal/console")
+		},
+		reason: "the console acts as the admin: only the composition root may mount it, behind its sign-in",
+	},
+	{
 		name:    "testcert only from tests and bench",
 		subject: "internal/testcert",
 		// brokertest is the test harness (itself imported only by tests).
