@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -26,48 +25,36 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
+	"github.com/thingcore/thingcore/internal/devicebundle"
 	"github.com/thingcore/thingcore/internal/pki"
 	"github.com/thingcore/thingcore/internal/policy"
 )
 
-// Files of a device folder. The PEM names are those AWS's console offers
-// (without the certificate-id prefix); the DER names are those the
-// MicroPython recipe's openssl commands write; cert/ holds the DER pair under
-// the names its main.py reads, so the folder can be copied to the board as
-// is.
+// Files of a device folder, as internal/devicebundle lays them out (the
+// console's create wizard offers the same files as a ZIP).
 const (
-	fileCertPEM     = "certificate.pem.crt"
-	fileKeyPEM      = "private.pem.key"
-	filePublicPEM   = "public.pem.key"
-	fileRootCA      = "root-CA.pem"
-	fileCertDER     = "certificate.crt.der"
-	fileKeyDER      = "private.key.der"
-	fileBoardCert   = "cert/certificate.crt.der"
-	fileBoardKey    = "cert/privateKey.key.der"
-	fileDeviceJSON  = "device.json"
+	fileCertPEM     = devicebundle.CertPEM
+	fileKeyPEM      = devicebundle.KeyPEM
+	filePublicPEM   = devicebundle.PublicPEM
+	fileRootCA      = devicebundle.RootCA
+	fileCertDER     = devicebundle.CertDER
+	fileKeyDER      = devicebundle.KeyDER
+	fileBoardCert   = devicebundle.BoardCert
+	fileBoardKey    = devicebundle.BoardKey
+	fileDeviceJSON  = devicebundle.DeviceJSON
 	defaultMQTTPort = 8883
 )
 
 // secretFiles are the files of a device folder that hold the private key;
 // thing create never replaces one.
-var secretFiles = []string{fileKeyPEM, fileKeyDER, fileBoardKey}
+var secretFiles = devicebundle.SecretFiles
 
 // thingNameRE is AWS's constraint on thing names.
 var thingNameRE = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
 
 // deviceJSON is the device.json of a device folder: what a device program
 // needs besides the key and certificate.
-type deviceJSON struct {
-	ThingName      string            `json:"thing_name"`
-	ClientID       string            `json:"client_id"`
-	Endpoint       string            `json:"endpoint"`
-	MQTTPort       int               `json:"mqtt_port"`
-	CertificateID  string            `json:"certificate_id"`
-	CertificateARN string            `json:"certificate_arn"`
-	KeyType        string            `json:"key_type"`
-	Files          map[string]string `json:"files"`
-	Topics         map[string]string `json:"topics"`
-}
+type deviceJSON = devicebundle.Device
 
 func thingCreateCommand() *command {
 	return &command{
@@ -85,12 +72,14 @@ func thingCreateCommand() *command {
 			"The private key is returned once and stored nowhere else. With --key-type rsa (the default, as\n" +
 			"AWS) the hub generates the key pair (CreateKeysAndCertificate); with --key-type ec the key is\n" +
 			"generated here and only a CSR is sent (CreateCertificateFromCsr). An existing folder's key is\n" +
-			"never overwritten. If NAME exists already, it gets a new certificate.",
+			"never overwritten. If NAME exists already, it gets a new certificate.\n\n" +
+			boardHelp(),
 		examples: []string{
 			"thingcore thing create my-device",
 			"thingcore thing create kitchen-sensor --attr room=kitchen --attr floor=1",
 			"thingcore thing create pico-1 --key-type ec --out ./boards/pico-1",
 			"thingcore thing create pico-1 --mqtt-host 192.168.1.10   # the address the board reaches the hub at",
+			"thingcore thing create pico-1 --board w5100s-evb-pico --mqtt-host 192.168.1.10",
 		},
 		setup: func(e *env, fs *flag.FlagSet) action {
 			af := e.addAdminFlags(fs)
@@ -100,8 +89,9 @@ func thingCreateCommand() *command {
 			out := fs.String("out", "", "device folder `DIR` (default ./NAME)")
 			host := fs.String("mqtt-host", "", "`HOST` devices connect to (default: the hub's DescribeEndpoint address)")
 			port := fs.Int("mqtt-port", defaultMQTTPort, "MQTT over TLS `PORT` devices connect to")
+			board := fs.String("board", "", "also write a MicroPython project for `BOARD`: "+boardNames())
 			return func(ctx context.Context, args []string) error {
-				o := createOptions{name: args[0], keyType: pki.KeyType(*keyType), dir: *out, host: *host, port: *port}
+				o := createOptions{name: args[0], keyType: pki.KeyType(*keyType), dir: *out, host: *host, port: *port, board: *board}
 				if o.dir == "" {
 					o.dir = "." + string(filepath.Separator) + o.name
 				}
@@ -130,6 +120,7 @@ type createOptions struct {
 	dir     string
 	host    string
 	port    int
+	board   string // --board, "" for none
 }
 
 // validate checks the options and that the folder holds no key, before any
@@ -140,6 +131,9 @@ func (o createOptions) validate() error {
 	}
 	if o.keyType != pki.KeyRSA && o.keyType != pki.KeyEC {
 		return usagef("--key-type %q: want rsa or ec", string(o.keyType))
+	}
+	if err := validateBoard(o.board); err != nil {
+		return err
 	}
 	if o.port < 1 || o.port > 65535 {
 		return usagef("--mqtt-port %d: want 1 to 65535", o.port)
@@ -223,28 +217,14 @@ func (e *env) createThing(ctx context.Context, ad *admin, o createOptions, outpu
 	created = append(created, "certificate "+cred.certID+" (ACTIVE)")
 	cleanup = append([]string{"thingcore cert delete " + cred.certID + " --force"}, cleanup...)
 
-	dev := deviceJSON{
-		ThingName: o.name, ClientID: o.name, Endpoint: host, MQTTPort: o.port,
-		CertificateID: cred.certID, CertificateARN: cred.certARN, KeyType: string(o.keyType),
-		Files: map[string]string{
-			"certificate_pem": fileCertPEM, "private_key_pem": fileKeyPEM, "public_key_pem": filePublicPEM,
-			"root_ca": fileRootCA, "certificate_der": fileBoardCert, "private_key_der": fileBoardKey,
-		},
-		Topics: map[string]string{
-			"shadow_update":           shadowTopic(o.name, "update"),
-			"shadow_update_accepted":  shadowTopic(o.name, "update/accepted"),
-			"shadow_update_rejected":  shadowTopic(o.name, "update/rejected"),
-			"shadow_update_delta":     shadowTopic(o.name, "update/delta"),
-			"shadow_update_documents": shadowTopic(o.name, "update/documents"),
-			"shadow_get":              shadowTopic(o.name, "get"),
-			"shadow_get_accepted":     shadowTopic(o.name, "get/accepted"),
-			"shadow_get_rejected":     shadowTopic(o.name, "get/rejected"),
-		},
-	}
+	dev := devicebundle.NewDevice(o.name, host, o.port, cred.certID, cred.certARN, o.keyType)
 	if err := writeDeviceFolder(o.dir, cred, ad.rootCAPEM, dev); err != nil {
 		return err
 	}
 	created = append(created, "folder "+o.dir)
+	if err := writeBoardProject(o.dir, o.board, host, o.port, o.name, ad.rootCAPEM); err != nil {
+		return err
+	}
 
 	if _, err := ad.iot.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{
 		ThingName: aws.String(o.name), Principal: aws.String(cred.certARN)}); err != nil {
@@ -261,8 +241,9 @@ func (e *env) createThing(ctx context.Context, ad *admin, o createOptions, outpu
 			ThingCreated  bool   `json:"thing_created"`
 			MosquittoPub  string `json:"mosquitto_pub"`
 			PrivateKeyPEM string `json:"private_key_pem_file"`
+			Board         string `json:"board,omitempty"`
 			deviceJSON
-		}{Folder: o.dir, ThingCreated: !thingExisted, MosquittoPub: pub, PrivateKeyPEM: filepath.Join(o.dir, fileKeyPEM), deviceJSON: dev})
+		}{Folder: o.dir, ThingCreated: !thingExisted, MosquittoPub: pub, PrivateKeyPEM: filepath.Join(o.dir, fileKeyPEM), Board: o.board, deviceJSON: dev})
 	}
 	w := e.stdout
 	if thingExisted {
@@ -295,6 +276,7 @@ func (e *env) createThing(ctx context.Context, ad *admin, o createOptions, outpu
 	fmt.Fprintln(w, "The private key is stored nowhere else: the hub does not keep it. Keep this folder safe.")
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Publish a reported temperature to the device's shadow:\n  cd %s && %s\n", shellQuote(o.dir), pub)
+	printBoardNextSteps(w, o.board, o.dir, host, o.name)
 	return nil
 }
 
@@ -372,48 +354,13 @@ func (ad *admin) issue(ctx context.Context, kt pki.KeyType, name string) (issued
 // writeDeviceFolder writes the device folder: secrets first (0600, never
 // replacing a file), so that a later failure cannot lose the key.
 func writeDeviceFolder(dir string, c issued, rootCAPEM []byte, dev deviceJSON) error {
-	certDER, err := pki.CertToDER(c.certPEM)
+	files, err := devicebundle.Files(devicebundle.Credentials{
+		CertificatePEM: c.certPEM, PrivateKeyPEM: c.keyPEM, PublicKeyPEM: c.publicPEM,
+	}, rootCAPEM, dev)
 	if err != nil {
-		return fmt.Errorf("convert certificate to DER: %w", err)
+		return err
 	}
-	keyDER, err := pki.KeyToDER(c.keyPEM)
-	if err != nil {
-		return fmt.Errorf("convert private key to DER: %w", err)
-	}
-	devJSON, err := json.MarshalIndent(dev, "", "  ")
-	if err != nil {
-		return fmt.Errorf("device.json: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "cert"), 0o700); err != nil {
-		return fmt.Errorf("create device folder: %w", err)
-	}
-	files := []struct {
-		name   string
-		data   []byte
-		secret bool
-	}{
-		{fileKeyPEM, c.keyPEM, true},
-		{fileKeyDER, keyDER, true},
-		{fileBoardKey, keyDER, true},
-		{fileCertPEM, c.certPEM, false},
-		{filePublicPEM, c.publicPEM, false},
-		{fileRootCA, rootCAPEM, false},
-		{fileCertDER, certDER, false},
-		{fileBoardCert, certDER, false},
-		{fileDeviceJSON, append(devJSON, '\n'), false},
-	}
-	for _, f := range files {
-		p := filepath.Join(dir, f.name)
-		if f.secret {
-			err = writeSecretFile(p, f.data)
-		} else {
-			err = writePublicFile(p, f.data)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return devicebundle.WriteDir(dir, files)
 }
 
 // writeSecretFile writes a file only its owner can read, refusing to
