@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-deps.sh installs what thingcore's tests need beyond Go: the Debian
 # tools the interop tests drive (mosquitto, mosquitto-clients, nats-server,
-# openssl, the AWS CLI v2 and boto3) and the npm clients in test/interop. It
+# openssl, the AWS CLI v2 and boto3), chromium for the console's browser
+# tests, the npm clients in test/interop and Playwright in test/e2e. It
 # is idempotent: a rerun on a machine that already has everything only checks
 # and returns in seconds.
 set -euo pipefail
@@ -23,6 +24,7 @@ apt_wanted=(
 	"openssl:openssl"
 	"awscli:/usr/bin/aws"
 	"python3-boto3:/usr/lib/python3/dist-packages/boto3/__init__.py"
+	"chromium:/usr/bin/chromium"
 )
 
 have_cmd() {
@@ -64,24 +66,31 @@ fi
 # The mosquitto package may start a system broker on port 1883. Tests never
 # use it (each starts its own on a random port), so it is left alone.
 
-# --- npm clients for interop tests -------------------------------------------
-interop="$root/test/interop"
-if [[ -f "$interop/package-lock.json" ]]; then
+# --- npm packages for the interop and browser tests ---------------------------
+# npm_ci DIR CHECK installs DIR's package-lock.json into DIR/node_modules when
+# it is missing or older than the lock, then runs the node expression CHECK.
+npm_ci() {
+	local dir="$1" check="$2" name="${1#"$root"/}"
+	[[ -f "$dir/package-lock.json" ]] || return 0
 	if ! command -v npm >/dev/null 2>&1; then
-		log "npm not found; install node 20+ to run the interop tests" >&2
+		log "npm not found; install node 20+ to run the tests in $name" >&2
 		exit 1
 	fi
-	stamp="$interop/node_modules/.package-lock.json"
-	if [[ ! -d "$interop/node_modules" || ! -f "$stamp" || "$interop/package-lock.json" -nt "$stamp" ]]; then
+	local stamp="$dir/node_modules/.package-lock.json"
+	if [[ ! -d "$dir/node_modules" || ! -f "$stamp" || "$dir/package-lock.json" -nt "$stamp" ]]; then
 		# --ignore-scripts: aws-crt ships its prebuilt native addon inside the
 		# npm package; its install script would only try to rebuild it.
-		log "npm ci in test/interop"
-		(cd "$interop" && npm ci --ignore-scripts --no-audit --no-fund)
-		(cd "$interop" && node -e "require('aws-iot-device-sdk-v2'); require('aws-iot-device-sdk'); require('mqtt')")
-		log "npm clients load (aws-crt native addon included)"
+		# playwright-core has no install script and downloads no browser: the
+		# browser tests drive Debian's chromium.
+		log "npm ci in $name"
+		(cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund)
+		(cd "$dir" && node -e "$check")
+		log "npm packages in $name load"
 	else
-		log "test/interop/node_modules up to date"
+		log "$name/node_modules up to date"
 	fi
-fi
+}
+npm_ci "$root/test/interop" "require('aws-iot-device-sdk-v2'); require('aws-iot-device-sdk'); require('mqtt')"
+npm_ci "$root/test/e2e" "require('playwright-core')"
 
 log "done"

@@ -90,15 +90,18 @@ func rootCommand() *command {
 		summary: "a self-hosted IoT hub that speaks AWS IoT Core's protocols and APIs",
 		long: "thingcore runs an MQTT broker, a certificate authority and an AWS IoT-compatible API on your own\n" +
 			"machine. Devices connect with X.509 certificates over MQTT/TLS, exactly as they would to AWS IoT\n" +
-			"Core; the admin commands below are clients of the hub's API and sign their requests with the\n" +
+			"Core; the admin commands below are clients of the hub's API (the same as `aws iot` and\n" +
+			"`aws iot-data`: things, certificates, device shadows, publish) and sign their requests with the\n" +
 			"admin credentials the hub keeps in its data directory.",
 		examples: []string{
 			"thingcore serve                      # start the hub (prints its endpoints and admin key once)",
 			"thingcore thing create my-device     # a thing, its certificate and a ready-to-copy device folder",
 			"thingcore thing list --output json",
+			`thingcore shadow update my-device --desired '{"led":"on"}'   # the device gets the delta`,
+			"thingcore shadow watch my-device     # deltas and documents as they happen",
 			"thingcore cert convert private.pem.key   # PEM -> DER for MicroPython, without OpenSSL",
 		},
-		subs: []*command{serveCommand(), thingCommand(), certCommand(), versionCommand()},
+		subs: []*command{serveCommand(), thingCommand(), certCommand(), consoleCommand(), shadowCommand(), pubCommand(), versionCommand()},
 	}
 }
 

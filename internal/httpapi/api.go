@@ -22,12 +22,18 @@ type Config struct {
 	// authentication. 0 means DefaultMaxBodyBytes (1 MiB); negative is
 	// invalid.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// ErrorFormat is how errors are written: ErrorsRestJSON (the default,
+	// the iot control plane) or ErrorsIoTData (the iot-data endpoint).
+	ErrorFormat ErrorFormat `json:"error_format,omitempty"`
 }
 
 // Validate reports whether c is usable.
 func (c Config) Validate() error {
 	if c.MaxBodyBytes < 0 {
 		return fmt.Errorf("httpapi: max_body_bytes %d: must not be negative", c.MaxBodyBytes)
+	}
+	if c.ErrorFormat > ErrorsIoTData {
+		return fmt.Errorf("httpapi: error_format %d: unknown", c.ErrorFormat)
 	}
 	return nil
 }
@@ -53,6 +59,7 @@ type route struct {
 // serving.
 type API struct {
 	maxBody int64
+	errFmt  ErrorFormat
 	auth    Authenticator
 	log     *slog.Logger
 	routes  []route
@@ -74,7 +81,7 @@ func New(cfg Config, auth Authenticator, log *slog.Logger) (*API, error) {
 	if maxBody == 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-	return &API{maxBody: maxBody, auth: auth, log: log}, nil
+	return &API{maxBody: maxBody, errFmt: cfg.ErrorFormat, auth: auth, log: log}, nil
 }
 
 // Handle registers the operation op (e.g. "DescribeThing") for method and
@@ -169,7 +176,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := a.bufferBody(r); err != nil {
 		e, _ := asError(err)
 		log.Info("httpapi: request refused", keyOp, op, keyCode, string(e.Code), keyReason, e.Message)
-		writeError(w, e)
+		a.writeError(w, e)
 		return
 	}
 
@@ -187,7 +194,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		log.Warn("httpapi: request refused", keyOp, op, keyMethod, r.Method, keyPath, escaped,
 			keyCode, string(e.Code), keyReason, reason)
-		writeError(w, e)
+		a.writeError(w, e)
 		return
 	}
 	r = r.WithContext(context.WithValue(r.Context(), identityKey, ident))
@@ -195,13 +202,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case rt == nil && len(allowed) > 0:
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeError(w, Errorf(MethodNotAllowed, "Method %s is not allowed on %s", r.Method, escaped))
+		a.writeError(w, Errorf(MethodNotAllowed, "Method %s is not allowed on %s", r.Method, escaped))
 		return
 	case rt == nil:
-		writeError(w, Errorf(ResourceNotFound, "Not Found: no operation matches %s %s", r.Method, escaped))
+		a.writeError(w, Errorf(ResourceNotFound, "Not Found: no operation matches %s %s", r.Method, escaped))
 		return
 	case matchErr != nil:
-		writeError(w, Errorf(InvalidRequest, "%s: %v", op, matchErr))
+		a.writeError(w, Errorf(InvalidRequest, "%s: %v", op, matchErr))
 		return
 	}
 	for _, p := range params {
@@ -223,7 +230,7 @@ func (a *API) serveOp(w http.ResponseWriter, r *http.Request, rt *route, log *sl
 		}
 		log.Error("httpapi: operation panicked", keyOp, rt.op, keyErr, fmt.Sprint(v))
 		if !rw.wrote {
-			writeError(w, &Error{Code: InternalFailure, Message: internalMessage})
+			a.writeError(w, &Error{Code: InternalFailure, Message: internalMessage})
 		}
 	}()
 	err := rt.h(rw, r)
@@ -242,7 +249,7 @@ func (a *API) serveOp(w http.ResponseWriter, r *http.Request, rt *route, log *sl
 		default:
 			log.Debug("httpapi: operation refused", keyOp, rt.op, keyCode, string(e.Code), keyReason, e.Message)
 		}
-		writeError(w, e)
+		a.writeError(w, e)
 	}
 }
 

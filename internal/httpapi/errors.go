@@ -190,12 +190,35 @@ const (
 	headerRequestID = "x-amzn-RequestId"
 )
 
-// writeError writes e as AWS's restJson1 error: status from the catalogue,
-// x-amzn-ErrorType and a body {"__type": code, "message": text, extras...}.
-func writeError(w http.ResponseWriter, e *Error) {
+// ErrorFormat is how an API writes its errors. Both formats carry the code
+// in x-amzn-ErrorType, which the AWS SDKs read first (up to a ':').
+type ErrorFormat uint8
+
+const (
+	// ErrorsRestJSON is restJson1's error: x-amzn-ErrorType: code and the
+	// body {"__type": code, "message": text, extras...}. The iot control
+	// plane sends this.
+	ErrorsRestJSON ErrorFormat = iota
+	// ErrorsIoTData is what AWS IoT's data endpoint sends (iot-data, as
+	// captured from real traffic): x-amzn-ErrorType: code followed by a
+	// colon, and the body {"message": text, "traceId": request id, extras...}.
+	ErrorsIoTData
+)
+
+// writeError writes e in the API's error format, with the status from the
+// catalogue.
+func (a *API) writeError(w http.ResponseWriter, e *Error) {
 	body := make(map[string]string, 2+len(e.Extra))
 	maps.Copy(body, e.Extra)
-	body["__type"] = string(e.Code)
+	code := string(e.Code)
+	if a.errFmt == ErrorsIoTData {
+		if id := w.Header()[headerRequestID]; len(id) > 0 { // set under AWS's spelling, not canonical
+			body["traceId"] = id[0]
+		}
+		code += ":"
+	} else {
+		body["__type"] = string(e.Code)
+	}
 	body["message"] = e.Message
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -203,7 +226,7 @@ func writeError(w http.ResponseWriter, e *Error) {
 	_ = enc.Encode(body) // a map of strings always encodes
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h[headerErrorType] = []string{string(e.Code)}
+	h[headerErrorType] = []string{code}
 	w.WriteHeader(e.HTTPStatus())
 	_, _ = w.Write(buf.Bytes())
 }

@@ -24,6 +24,8 @@ import (
 
 	"github.com/thingcore/thingcore/internal/broker"
 	"github.com/thingcore/thingcore/internal/brokerstore"
+	"github.com/thingcore/thingcore/internal/console"
+	"github.com/thingcore/thingcore/internal/dataplane"
 	"github.com/thingcore/thingcore/internal/httpapi"
 	"github.com/thingcore/thingcore/internal/kvstore"
 	"github.com/thingcore/thingcore/internal/lifecycle"
@@ -146,6 +148,9 @@ type component struct {
 	// ready, when set, is closed once the component serves; the hub is
 	// Ready only after every component is.
 	ready <-chan struct{}
+	// core components (the broker and the services on it) shut down one at
+	// a time, in reverse order, while the others drain concurrently.
+	core bool
 }
 
 // Serve runs the hub until ctx ends or Shutdown is called, then drains.
@@ -231,7 +236,15 @@ func (h *Hub) Serve(ctx context.Context) (err error) {
 	// at their next action, without reconnecting.
 	pol.OnChange(func(targets []string) { rebindPolicies(ctx, b, pol, targets, h.log) })
 
-	comps, eps, err := h.listeners(b, pk, creds, reg, pol)
+	con, err := h.newConsole(b, pk, creds, reg, pol, events, shadows)
+	if err != nil {
+		return err
+	}
+	dp, err := h.newDataPlane(b, auth, creds, shadows)
+	if err != nil {
+		return err
+	}
+	comps, eps, err := h.listeners(b, pk, creds, reg, pol, con, dp)
 	if err != nil {
 		return err
 	}
@@ -245,8 +258,8 @@ func (h *Hub) Serve(ctx context.Context) (err error) {
 
 	// Drained in reverse: listeners, then the shadow service, then the broker.
 	comps = append([]component{
-		{name: "broker", serve: b.Serve, shutdown: b.Shutdown},
-		{name: "shadow", serve: shadows.Serve, shutdown: shadows.Shutdown, ready: shadows.Ready()},
+		{name: "broker", serve: b.Serve, shutdown: b.Shutdown, core: true},
+		{name: "shadow", serve: shadows.Serve, shutdown: shadows.Shutdown, ready: shadows.Ready(), core: true},
 	}, comps...)
 	comps = append(comps, component{name: "memtrim", serve: func(ctx context.Context) error {
 		memtrim.Run(ctx, 0, h.log)
@@ -296,15 +309,35 @@ waitReady:
 	}
 	shCtx, cancel := context.WithTimeout(context.Background(), h.cfg.ShutdownTimeout)
 	defer cancel()
-	// Listeners first (no new connections), the broker last (it says goodbye
-	// to the connected clients and persists sessions).
-	for i := len(comps) - 1; i >= 0; i-- {
-		if comps[i].shutdown != nil {
-			if err := comps[i].shutdown(shCtx); err != nil && first == nil && !isClosed(err) {
-				first = fmt.Errorf("hub: shutdown %s: %w", comps[i].name, err)
-			}
+	// Listeners and servers stop accepting at once and then wait for their
+	// connections; meanwhile the core components shut down in reverse order:
+	// the shadow service finishes its queued requests, then the broker says
+	// goodbye to the connected clients (MQTT 5: DISCONNECT 0x8B), which ends
+	// the connections the listeners wait for, and persists sessions.
+	var drains sync.WaitGroup
+	var errMu sync.Mutex
+	record := func(name string, err error) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		if err != nil && first == nil && !isClosed(err) {
+			first = fmt.Errorf("hub: shutdown %s: %w", name, err)
 		}
 	}
+	for i := len(comps) - 1; i >= 0; i-- {
+		if c := comps[i]; c.shutdown != nil && !c.core {
+			drains.Add(1)
+			go func() {
+				defer drains.Done()
+				record(c.name, c.shutdown(shCtx))
+			}()
+		}
+	}
+	for i := len(comps) - 1; i >= 0; i-- {
+		if c := comps[i]; c.shutdown != nil && c.core {
+			record(c.name, c.shutdown(shCtx))
+		}
+	}
+	drains.Wait()
 	stop()
 	wg.Wait()
 	h.log.Info("hub: stopped")
@@ -322,7 +355,7 @@ func isClosed(err error) bool {
 const DefaultPolicyName = "thingcore-default-thing-policy"
 
 // listeners builds the MQTT listeners and the HTTPS API server.
-func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, reg *registry.Registry, pol *policystore.Store) ([]component, Endpoints, error) {
+func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, reg *registry.Registry, pol *policystore.Store, con *console.Console, dp *dataplane.DataPlane) ([]component, Endpoints, error) {
 	cfg := h.cfg
 	var comps []component
 	var eps Endpoints
@@ -371,6 +404,7 @@ func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, 
 	if err != nil {
 		return nil, eps, err
 	}
+	web := withConsole(withDataPlane(api, dp), con)
 	httpTLS, err := transport.ServerTLSConfig(transport.TLSOptions{
 		Certificates: pk.serverCerts,
 		ClientAuth:   transport.Request, // devices may use their certificate for the data plane
@@ -385,7 +419,7 @@ func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, 
 			return nil, eps, err
 		}
 		eps.ALPN = addr
-		srv := &http.Server{Handler: api, ConnContext: transport.HTTPConnContext, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(h.log)}
+		srv := &http.Server{Handler: web, ConnContext: transport.HTTPConnContext, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(h.log)}
 		comps = append(comps, component{name: "alpn-http", serve: func(context.Context) error { return srv.Serve(l.HTTPListener()) }, shutdown: srv.Shutdown})
 	}
 	if cfg.HTTPSAddr != "" {
@@ -394,9 +428,10 @@ func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, 
 			return nil, eps, fmt.Errorf("hub: listen https on %s: %w", cfg.HTTPSAddr, err)
 		}
 		eps.HTTPS = ln.Addr().String()
-		srv := &http.Server{Handler: api, TLSConfig: httpTLS, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(h.log)}
+		srv := &http.Server{Handler: web, TLSConfig: httpTLS, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(h.log)}
 		comps = append(comps, component{name: "https", serve: func(context.Context) error { return srv.ServeTLS(ln, "", "") }, shutdown: srv.Shutdown})
 	}
+	comps = append(comps, consoleComponent(con), dataPlaneComponent(dp))
 	return comps, eps, nil
 }
 

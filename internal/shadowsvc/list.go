@@ -53,16 +53,18 @@ func (s *Service) ListNamed(ctx context.Context, thing, nextToken string, pageSi
 	}
 	slices.Sort(all)
 	for _, name := range all {
-		if len(names) == pageSize {
-			return names, base64.RawURLEncoding.EncodeToString([]byte(names[len(names)-1])), nil
-		}
 		ok, err := s.exists(ctx, shadowID{thing, name})
 		if err != nil {
 			return nil, "", err
 		}
-		if ok {
-			names = append(names, name)
+		if !ok {
+			continue // deleted; its record keeps the version for 48 hours
 		}
+		if len(names) == pageSize {
+			// Another shadow exists after this page: say where to go on.
+			return names, base64.RawURLEncoding.EncodeToString([]byte(names[len(names)-1])), nil
+		}
+		names = append(names, name)
 	}
 	return names, "", nil
 }

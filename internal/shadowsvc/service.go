@@ -117,8 +117,10 @@ type Service struct {
 	hints  map[string]time.Time // thing -> when its "missing state" hint was logged
 }
 
-// ErrNotRunning is returned for requests made before Serve or after Shutdown.
-var ErrNotRunning = errors.New("shadowsvc: service not running")
+// ErrNotRunning is returned for requests made after Shutdown. It is a
+// *shadow.Error with code 503, so the HTTP data plane answers
+// ServiceUnavailableException.
+var ErrNotRunning = &shadow.Error{Code: 503, Message: "Service Unavailable"}
 
 // New returns a service. It starts nothing.
 func New(cfg Config, deps Deps) (*Service, error) {

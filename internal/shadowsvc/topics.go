@@ -71,7 +71,7 @@ func (id shadowID) prefix() string {
 // wildcards or '/', so MQTT requests only fail on length; API callers may
 // pass anything.
 func (id shadowID) validate() *shadow.Error {
-	if id.thing == "" || len(id.thing) > maxThingName || !validName(id.thing) {
+	if id.thing == "" || len(id.thing) > maxThingName || !validName(id.thing) || strings.Contains(id.thing, "$") {
 		return &shadow.Error{Code: 400, Message: "Invalid thing name"}
 	}
 	if id.name != "" && (len(id.name) > maxShadowName || !validName(id.name)) {
@@ -81,8 +81,7 @@ func (id shadowID) validate() *shadow.Error {
 }
 
 // validName reports whether s matches [$a-zA-Z0-9:_-]+ (botocore's
-// ShadowName; thing names use the same set without '$', which topic
-// parsing cannot produce from a thing level anyway).
+// ShadowName; thing names use the same set without '$').
 func validName(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
