@@ -101,7 +101,7 @@ func rootCommand() *command {
 			"thingcore shadow watch my-device     # deltas and documents as they happen",
 			"thingcore cert convert private.pem.key   # PEM -> DER for MicroPython, without OpenSSL",
 		},
-		subs: []*command{serveCommand(), thingCommand(), certCommand(), consoleCommand(), shadowCommand(), pubCommand(), versionCommand()},
+		subs: []*command{serveCommand(), thingCommand(), certCommand(), consoleCommand(), shadowCommand(), pubCommand(), subCommand(), doctorCommand(), versionCommand()},
 	}
 }
 
@@ -167,6 +167,10 @@ func (e *env) runLeaf(ctx context.Context, c *command, path []string, args []str
 			return e.usage(path, err)
 		}
 		fmt.Fprintf(e.stderr, "%s: %v\n", strings.Join(path, " "), err)
+		var ce *exitCodeError
+		if errors.As(err, &ce) {
+			return ce.code
+		}
 		return exitError
 	}
 	return exitOK

@@ -311,6 +311,25 @@ var rules = []rule{
 		reason: "the console acts as the admin: only the composition root may mount it, behind its sign-in",
 	},
 	{
+		name:      "doctor imports stdlib, packet, policy, pki and devicebundle only",
+		subject:   "internal/doctor",
+		appliesTo: func(p string) bool { return under(p, "internal/doctor") },
+		allowed: func(_ string, d dep) bool {
+			if !d.inModule {
+				return isStd(d.path)
+			}
+			for _, ok := range []string{"internal/doctor", "internal/mqtt/packet", "internal/policy", "internal/pki", "internal/devicebundle"} {
+				if under(d.rel, ok) {
+					return true
+				}
+			}
+			return false
+		},
+		reason: "the doctor sees the hub as a device does (files, TCP, TLS, MQTT on the wire) and asks the registry through " +
+			"its own small Hub interface, so the CLI (over the AWS API) and the console (over the stores) can both run it; " +
+			"it must not reach for the hub, the stores, the broker or the AWS SDK",
+	},
+	{
 		name:    "testcert only from tests and bench",
 		subject: "internal/testcert",
 		// brokertest is the test harness (itself imported only by tests).
