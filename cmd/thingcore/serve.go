@@ -62,6 +62,8 @@ func serveSettings() []serveSetting {
 			usage: "MQTT over WebSocket over TLS `ADDR`, path /mqtt (default off)"},
 		{flag: "plain-mqtt-addr", env: "THINGCORE_PLAIN_MQTT_ADDR", apply: str(func(c *serveConfig) *string { return &c.hub.PlainMQTTAddr }),
 			usage: "MQTT over plain TCP `ADDR`, no TLS: local development only (default off)"},
+		{flag: "console-http-addr", env: "THINGCORE_CONSOLE_HTTP_ADDR", apply: str(func(c *serveConfig) *string { return &c.hub.ConsoleHTTPAddr }),
+			usage: "also serve the web console over plain HTTP on loopback `ADDR`, e.g. 127.0.0.1:8080 (default off)"},
 		{flag: "server-name", env: "THINGCORE_SERVER_NAMES", repeat: true,
 			apply: func(c *serveConfig, v string) error {
 				c.hub.ServerNames = nil
@@ -254,6 +256,12 @@ func (e *env) printReady(w io.Writer, cfg hub.Config, h *hub.Hub) {
 	}
 	line("MQTT over TLS (devices)", at(eps.MQTT))
 	line("HTTPS API", httpsURL(at, eps.HTTPS))
+	if eps.HTTPS != "" {
+		line("Web console", httpsURL(at, eps.HTTPS)+"/console/")
+	}
+	if eps.ConsoleHTTP != "" {
+		line("Web console (local HTTP)", "http://"+eps.ConsoleHTTP+"/console/")
+	}
 	if eps.ALPN != "" {
 		line("MQTT and HTTPS by ALPN", at(eps.ALPN))
 	}

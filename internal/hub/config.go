@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"net"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,12 @@ type Config struct {
 	// authentication of devices beyond what the authorizer allows. For local
 	// development only. Default "" (off).
 	PlainMQTTAddr string `json:"plain_mqtt_addr"`
+
+	// ConsoleHTTPAddr, when set, also serves the web console (only the
+	// console) over plain HTTP for local use. It must be a loopback address
+	// such as "127.0.0.1:8080": the admin's sign-in never crosses a network
+	// unencrypted. Default "" (off; the console is always on the HTTPS port).
+	ConsoleHTTPAddr string `json:"console_http_addr"`
 
 	// ServerNames are the host names and IP addresses the server certificates
 	// are issued for. Default: "localhost", the host name, and every local IP
@@ -160,8 +167,25 @@ func (c Config) Validate() error {
 	if err := c.Broker.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.ConsoleHTTPAddr != "" && !isLoopbackAddr(c.ConsoleHTTPAddr) {
+		errs = append(errs, fmt.Errorf("console_http_addr %q: plain HTTP is for local use; want a loopback address such as 127.0.0.1:8080", c.ConsoleHTTPAddr))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("hub: config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// isLoopbackAddr reports whether addr is host:port with a loopback host
+// ("localhost", 127.0.0.0/8 or ::1).
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -46,3 +46,25 @@ func TestLoadConfigFile(t *testing.T) {
 		})
 	}
 }
+
+// The console's plain HTTP listener is for loopback only.
+func TestConsoleHTTPAddrLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"[::1]:8080", true},
+		{"localhost:8080", true},
+		{"0.0.0.0:8080", false},
+		{":8080", false},
+		{"192.168.1.10:8080", false},
+	} {
+		cfg := hub.DefaultConfig()
+		cfg.ConsoleHTTPAddr = tc.addr
+		if err := cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("Validate with console_http_addr %q = %v, want ok %v", tc.addr, err, tc.ok)
+		}
+	}
+}

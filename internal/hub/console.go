@@ -87,6 +87,18 @@ func withConsole(api http.Handler, con *console.Console) http.Handler {
 // consoleComponent runs the console's lifecycle-event follower; its
 // shutdown ends the live streams before the HTTP servers drain (components
 // are drained in reverse order, and this one comes after the listeners).
+// consoleOnly serves the console and nothing else (the plain HTTP listener
+// on loopback): other paths are sent to the console's start page.
+func consoleOnly(con *console.Console) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, console.Prefix) {
+			con.ServeHTTP(w, r)
+			return
+		}
+		http.Redirect(w, r, console.Prefix, http.StatusFound)
+	})
+}
+
 func consoleComponent(con *console.Console) component {
 	return component{name: "console", serve: con.Serve, shutdown: con.Shutdown}
 }

@@ -46,6 +46,7 @@ type Endpoints struct {
 	ALPN         string
 	WebSocket    string
 	PlainMQTT    string
+	ConsoleHTTP  string // the console over plain HTTP on loopback, when configured
 	RootCA       string // path of the root CA certificate
 	AdminCreated bool   // the admin credentials were created by this start
 	AdminKeyID   string
@@ -430,6 +431,15 @@ func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, 
 		eps.HTTPS = ln.Addr().String()
 		srv := &http.Server{Handler: web, TLSConfig: httpTLS, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(h.log)}
 		comps = append(comps, component{name: "https", serve: func(context.Context) error { return srv.ServeTLS(ln, "", "") }, shutdown: srv.Shutdown})
+	}
+	if cfg.ConsoleHTTPAddr != "" && con != nil {
+		ln, err := net.Listen("tcp", cfg.ConsoleHTTPAddr)
+		if err != nil {
+			return nil, eps, fmt.Errorf("hub: listen console on %s: %w", cfg.ConsoleHTTPAddr, err)
+		}
+		eps.ConsoleHTTP = ln.Addr().String()
+		srv := &http.Server{Handler: consoleOnly(con), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(h.log)}
+		comps = append(comps, component{name: "console-http", serve: func(context.Context) error { return srv.Serve(ln) }, shutdown: srv.Shutdown})
 	}
 	comps = append(comps, consoleComponent(con), dataPlaneComponent(dp))
 	return comps, eps, nil
