@@ -8,12 +8,7 @@ import (
 
 	"github.com/thingcore/thingcore/examples"
 	"github.com/thingcore/thingcore/internal/devicebundle"
-	"github.com/thingcore/thingcore/internal/pki"
 )
-
-// fileBoardRootCA is the hub's root CA as DER next to the board's pair, for
-// a main.py that verifies the hub (CA_FILE).
-const fileBoardRootCA = "cert/root-CA.der"
 
 // boardNames lists the values of thing create --board.
 func boardNames() string { return examples.BoardNames() }
@@ -51,30 +46,11 @@ func writeBoardProject(dir, board, host string, port int, thing string, rootCAPE
 	if err != nil {
 		return err
 	}
-	files, err := boardFiles(b, host, port, thing, rootCAPEM)
+	files, err := devicebundle.BoardFiles(b, host, port, thing, rootCAPEM)
 	if err != nil {
 		return err
 	}
 	return devicebundle.WriteDir(dir, files)
-}
-
-// boardFiles returns the MicroPython project thing create --board adds to a
-// device folder: main.py filled in for the thing, README.md and the root CA
-// as DER in cert/.
-func boardFiles(b examples.Board, host string, port int, thing string, rootCAPEM []byte) ([]devicebundle.File, error) {
-	project, err := b.Project(examples.Settings{Endpoint: host, Port: port, ThingName: thing})
-	if err != nil {
-		return nil, err
-	}
-	caDER, err := pki.CertToDER(rootCAPEM)
-	if err != nil {
-		return nil, fmt.Errorf("convert root CA to DER: %w", err)
-	}
-	files := []devicebundle.File{{Name: fileBoardRootCA, Data: caDER}}
-	for _, f := range project {
-		files = append(files, devicebundle.File{Name: f.Name, Data: f.Data})
-	}
-	return files, nil
 }
 
 // printBoardNextSteps tells a user how to get the project onto the board;

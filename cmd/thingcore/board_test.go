@@ -15,6 +15,7 @@ import (
 
 	"github.com/thingcore/thingcore/examples"
 	"github.com/thingcore/thingcore/internal/broker"
+	"github.com/thingcore/thingcore/internal/devicebundle"
 	"github.com/thingcore/thingcore/internal/mqtt/packet"
 )
 
@@ -172,7 +173,7 @@ func TestMicroPythonBoardReportsShadow(t *testing.T) {
 					t.Errorf("main.py lacks %q", want)
 				}
 			}
-			for _, f := range []string{fileBoardCert, fileBoardKey, fileBoardRootCA, "README.md"} {
+			for _, f := range []string{fileBoardCert, fileBoardKey, devicebundle.BoardRootCA, "README.md"} {
 				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 					t.Errorf("device folder: %v", err)
 				}

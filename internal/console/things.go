@@ -267,7 +267,7 @@ func (c *Console) createThing(w http.ResponseWriter, r *http.Request, _ *session
 		return
 	}
 	if board != nil {
-		extra, err := boardFiles(*board, host, port, in.Name, c.deps.RootCAPEM)
+		extra, err := devicebundle.BoardFiles(*board, host, port, in.Name, c.deps.RootCAPEM)
 		if err != nil {
 			c.fail(w, r, err)
 			return
@@ -287,28 +287,6 @@ func (c *Console) createThing(w http.ResponseWriter, r *http.Request, _ *session
 		Download: Prefix + "api/downloads/" + id, FileName: name, Endpoint: host, Port: port,
 		MosquittoPub: mosquittoPub(host, port, in.Name), Expires: expires.UnixMilli(),
 	})
-}
-
-// boardFileRootCA is the hub's root CA as DER beside the board's pair, as
-// `thingcore thing create --board` writes it.
-const boardFileRootCA = "cert/root-CA.der"
-
-// boardFiles returns a board's MicroPython project filled in for the thing,
-// and the root CA as DER.
-func boardFiles(b examples.Board, host string, port int, thing string, rootCAPEM []byte) ([]devicebundle.File, error) {
-	project, err := b.Project(examples.Settings{Endpoint: host, Port: port, ThingName: thing})
-	if err != nil {
-		return nil, err
-	}
-	caDER, err := pki.CertToDER(rootCAPEM)
-	if err != nil {
-		return nil, fmt.Errorf("console: root CA to DER: %w", err)
-	}
-	files := []devicebundle.File{{Name: boardFileRootCA, Data: caDER}}
-	for _, f := range project {
-		files = append(files, devicebundle.File{Name: f.Name, Data: f.Data})
-	}
-	return files, nil
 }
 
 // listBoards: GET api/boards -> the boards the wizard can add a project for.

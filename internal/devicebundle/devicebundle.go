@@ -7,7 +7,7 @@
 // the same files.
 //
 // It is pure apart from writing the folder or the archive it is asked to:
-// it imports pki and the standard library. cmd/thingcore and
+// it imports pki, examples (the board projects) and the standard library. cmd/thingcore and
 // internal/console import it.
 package devicebundle
 
@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/thingcore/thingcore/examples"
 	"github.com/thingcore/thingcore/internal/pki"
 )
 
@@ -39,6 +40,9 @@ const (
 	BoardCert  = "cert/certificate.crt.der"
 	BoardKey   = "cert/privateKey.key.der"
 	DeviceJSON = "device.json"
+	// BoardRootCA is the hub's root CA as DER beside the board's pair, for
+	// a board project that verifies the server.
+	BoardRootCA = "cert/root-CA.der"
 )
 
 // SecretFiles are the files that hold the private key: written 0600 and
@@ -189,4 +193,23 @@ func WriteZip(w io.Writer, dir string, files []File, modified time.Time) error {
 		return fmt.Errorf("devicebundle: zip: %w", err)
 	}
 	return nil
+}
+
+// BoardFiles returns board b's MicroPython project filled in for thing at
+// host:port, with the root CA as DER (BoardRootCA): what `thing create
+// --board` adds to the folder and the console's wizard to the ZIP.
+func BoardFiles(b examples.Board, host string, port int, thing string, rootCAPEM []byte) ([]File, error) {
+	project, err := b.Project(examples.Settings{Endpoint: host, Port: port, ThingName: thing})
+	if err != nil {
+		return nil, err
+	}
+	caDER, err := pki.CertToDER(rootCAPEM)
+	if err != nil {
+		return nil, fmt.Errorf("devicebundle: root CA to DER: %w", err)
+	}
+	files := []File{{Name: BoardRootCA, Data: caDER}}
+	for _, f := range project {
+		files = append(files, File{Name: f.Name, Data: f.Data})
+	}
+	return files, nil
 }

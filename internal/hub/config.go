@@ -1,11 +1,11 @@
 package hub
 
 import (
-	"net"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
