@@ -12,19 +12,10 @@
 // It prints one JSON line with the scenario's results (see each function) and
 // exits 0, or prints a message to stderr and exits 1 on any failure or timeout.
 import { readFileSync } from 'node:fs';
+import { readScenario } from './scenario.mjs';
 import mqtt from 'mqtt';
 
-function fail(msg) {
-	process.stderr.write(`mqttjs: ${msg}\n`);
-	process.exit(1);
-}
-
-let sc;
-try {
-	sc = JSON.parse(process.argv[2] ?? readFileSync(0, 'utf8'));
-} catch (e) {
-	fail(`bad scenario: ${e.message}`);
-}
+const { sc, fail } = readScenario('mqttjs', []);
 const timeoutMs = sc.timeoutMs ?? 15000;
 const timer = setTimeout(() => fail(`${sc.scenario}: timed out after ${timeoutMs} ms`), timeoutMs);
 const prefix = sc.prefix ?? 'js';

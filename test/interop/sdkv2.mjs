@@ -11,27 +11,13 @@
 // to topic, waits for it to come back, disconnects and prints one JSON line:
 // {"connected": true, "subscribed": [qos...], "puback": code, "received": [{"topic", "payload", "qos"}]}.
 // Any failure or timeout prints a message to stderr and exits 1.
-import { readFileSync } from 'node:fs';
+import { readScenario, portOf } from './scenario.mjs';
 import sdk from 'aws-iot-device-sdk-v2';
 
 const { iot, mqtt, mqtt5 } = sdk;
 
-function fail(msg) {
-	process.stderr.write(`sdkv2: ${msg}\n`);
-	process.exit(1);
-}
-
-let sc;
-try {
-	sc = JSON.parse(process.argv[2] ?? readFileSync(0, 'utf8'));
-} catch (e) {
-	fail(`bad scenario: ${e.message}`);
-}
-for (const k of ['protocol', 'host', 'port', 'cert', 'key', 'ca', 'clientId', 'topic', 'payload']) {
-	if (sc[k] === undefined) fail(`scenario lacks ${k}`);
-}
-const port = Number(sc.port);
-if (!Number.isInteger(port) || port <= 0) fail(`port ${JSON.stringify(sc.port)} is not a port number`);
+const { sc, fail } = readScenario('sdkv2', ['protocol', 'host', 'port', 'cert', 'key', 'ca', 'clientId', 'topic', 'payload']);
+const port = portOf(sc, fail);
 const timer = setTimeout(() => fail(`timed out after ${sc.timeoutMs ?? 15000} ms`), sc.timeoutMs ?? 15000);
 
 function done(result) {

@@ -14,23 +14,10 @@
 // update once it knows one. The script prints one JSON object with the
 // 'status', 'delta' and 'foreignStateChange' events each step produced. Any
 // other failure or the timeout prints a message to stderr and exits 1.
-import { readFileSync } from 'node:fs';
+import { readScenario } from './scenario.mjs';
 import awsIot from 'aws-iot-device-sdk';
 
-function fail(msg) {
-	process.stderr.write(`shadow_sdkv1: ${msg}\n`);
-	process.exit(1);
-}
-
-let sc;
-try {
-	sc = JSON.parse(process.argv[2] ?? readFileSync(0, 'utf8'));
-} catch (e) {
-	fail(`bad scenario: ${e.message}`);
-}
-for (const k of ['host', 'port', 'ca', 'thing', 'device', 'app']) {
-	if (sc[k] === undefined) fail(`scenario lacks ${k}`);
-}
+const { sc, fail } = readScenario('shadow_sdkv1', ['host', 'port', 'ca', 'thing', 'device', 'app']);
 const timeoutMs = sc.timeoutMs ?? 30000;
 let stepName = 'connect';
 const timer = setTimeout(() => fail(`timed out after ${timeoutMs} ms in step ${stepName}`), timeoutMs);

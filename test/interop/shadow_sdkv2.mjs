@@ -14,29 +14,15 @@
 // (keys below); a step the service rejected records the ServiceError as
 // {"error": {"description", "modeledError", "internalError"}}. Any other
 // failure or the timeout prints a message to stderr and exits 1.
-import { readFileSync } from 'node:fs';
+import { readScenario, portOf } from './scenario.mjs';
 import sdk from 'aws-iot-device-sdk-v2';
 import crt from 'aws-crt';
 
 const { iot, mqtt, mqtt5, iotshadow, mqtt_request_response: rr } = sdk;
 const { SubscriptionStatusEventType } = crt.mqtt_request_response;
 
-function fail(msg) {
-	process.stderr.write(`shadow_sdkv2: ${msg}\n`);
-	process.exit(1);
-}
-
-let sc;
-try {
-	sc = JSON.parse(process.argv[2] ?? readFileSync(0, 'utf8'));
-} catch (e) {
-	fail(`bad scenario: ${e.message}`);
-}
-for (const k of ['protocol', 'host', 'port', 'cert', 'key', 'ca', 'clientId', 'thing', 'shadowName']) {
-	if (sc[k] === undefined) fail(`scenario lacks ${k}`);
-}
-const port = Number(sc.port);
-if (!Number.isInteger(port) || port <= 0) fail(`port ${JSON.stringify(sc.port)} is not a port number`);
+const { sc, fail } = readScenario('shadow_sdkv2', ['protocol', 'host', 'port', 'cert', 'key', 'ca', 'clientId', 'thing', 'shadowName']);
+const port = portOf(sc, fail);
 const timeoutMs = sc.timeoutMs ?? 30000;
 let stepName = 'connect';
 const timer = setTimeout(() => fail(`timed out after ${timeoutMs} ms in step ${stepName}`), timeoutMs);
