@@ -18,6 +18,8 @@
 #   SETTLE     seconds to wait before reading RSS, default 5
 #   PORT_BASE  thingcore's port; mosquitto +1, nats MQTT +2, nats client +3;
 #              default 28883
+#   ROWS       "all" (default) or "idle": only the idle-memory row, for a
+#              quick look at memory (the other rows read n/a)
 #
 # Needs: Go, mosquitto and nats-server on PATH, taskset, 2+ CPUs. Loopback only.
 set -euo pipefail
@@ -35,6 +37,7 @@ N_CONNECT=${N_CONNECT:-3000}
 DURATION=${DURATION:-10s}
 SETTLE=${SETTLE:-5}
 PORT_BASE=${PORT_BASE:-28883}
+ROWS=${ROWS:-all}
 
 out=bench/out
 pki=$out/pki
@@ -238,6 +241,10 @@ run_broker() {
 	log "== $name"
 	start_broker "$name"
 	measure_idle
+	if [[ $ROWS == idle ]]; then
+		stop_broker
+		return 0
+	fi
 	sleep 2 # let the idle connections go away
 
 	local j

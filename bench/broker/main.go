@@ -24,6 +24,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -49,6 +50,7 @@ func main() {
 	flag.Var(&keys, "key", "server private key (PEM); repeat, one per -cert")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error (info logs every connection)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := flag.String("memprofile", "", "on SIGUSR1, collect garbage and write a heap profile to this file (e.g. with idle connections up)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -74,9 +76,44 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *memProfile != "" {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		profCtx, stopProf := context.WithCancel(ctx)
+		defer stopProf()
+		wg.Go(func() { heapProfileOnSignal(profCtx, log, *memProfile) })
+	}
 	if err := run(ctx, log, *addr, *caFile, certs, keys); err != nil {
 		pprof.StopCPUProfile()
 		fatal(err)
+	}
+}
+
+// heapProfileOnSignal writes a heap profile to file on every SIGUSR1 until
+// ctx ends. Inspect with: go tool pprof -sample_index=inuse_space FILE.
+func heapProfileOnSignal(ctx context.Context, log *slog.Logger, file string) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	defer signal.Stop(sig)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+		}
+		runtime.GC()
+		f, err := os.Create(file)
+		if err == nil {
+			err = pprof.WriteHeapProfile(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			log.Error("bench broker: heap profile", "file", file, "error", err.Error())
+			continue
+		}
+		log.Warn("bench broker: heap profile written", "file", file)
 	}
 }
 

@@ -18,6 +18,25 @@ type ConnInfo struct {
 	TLS        *tls.ConnectionState // verified peer, SNI and ALPN; nil on plain listeners
 }
 
+// Parker is an optional interface of a net.Conn given to ServeConn. Most
+// connections of a hub are idle devices, and a goroutine waiting in Read
+// costs a stack per connection; with a Parker the broker holds no goroutine
+// for a connection while nothing arrives.
+//
+// The broker calls Park from the goroutine reading the connection when it
+// has used up all input read so far. Park reports false, arranging nothing,
+// when input is ready to Read or the connection cannot wait without a
+// goroutine; the broker then reads as usual. When Park reports true, the
+// connection is handed over: the broker's goroutine returns without
+// touching it, and whoever implements Park calls resume once, on a new
+// goroutine, when the connection has input, its read deadline passes or it
+// is closed. The broker closes the connection when it is done with it; the
+// implementation closes it too when resume returns without having parked
+// again.
+type Parker interface {
+	Park(resume func()) bool
+}
+
 // ConnectRequest is what an Authenticator decides on: the CONNECT packet's
 // identity fields and the connection they arrived on.
 type ConnectRequest struct {

@@ -73,7 +73,7 @@ type Broker struct {
 	ready    chan struct{} // closed when Serve has loaded persisted state
 	stop     chan struct{} // closed by Shutdown
 	stopOnce sync.Once
-	conns    sync.WaitGroup // ServeConn calls in progress
+	conns    sync.WaitGroup // connections from ServeConn not yet ended (parked ones included)
 	bg       sync.WaitGroup // background goroutines (housekeeping, writers)
 
 	stats counters
@@ -182,15 +182,34 @@ func (b *Broker) isClosed() bool {
 }
 
 // ServeConn speaks MQTT on conn until the client goes away or the broker
-// shuts down. It blocks, and it is meant to run on the connection's own
-// goroutine (the transport's); it closes conn before returning.
+// shuts down. It is meant to run on the connection's own goroutine (the
+// transport's); it closes conn when the connection ends.
+//
+// It blocks until then, unless conn implements Parker: then it returns as
+// soon as the connection parks while idle, and the connection is served on
+// by the resume function it gave to Park.
 func (b *Broker) ServeConn(conn net.Conn, info ConnInfo) {
-	b.conns.Add(1)
-	defer b.conns.Done()
-	if b.waitReady() {
-		newClient(b, conn, info).serve()
+	// Counted under b.mu, where Shutdown marks the broker closed before it
+	// waits for the connections: a connection that arrives during Shutdown
+	// is either counted before the wait starts or refused.
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		conn.Close()
+		return
 	}
-	conn.Close()
+	b.conns.Add(1)
+	b.mu.Unlock()
+	parked := false
+	defer func() {
+		if !parked {
+			conn.Close()
+			b.conns.Done()
+		}
+	}()
+	if b.waitReady() {
+		parked = newClient(b, conn, info).serve()
+	}
 }
 
 // waitReady waits until Serve has loaded state; false if the broker stops

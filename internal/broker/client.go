@@ -14,20 +14,26 @@ import (
 	"github.com/thingcore/thingcore/internal/mqtt/packet"
 )
 
-// readBufferSize is the per-connection read buffer. Small on purpose: an idle
-// device costs this much, and large packets are read straight into their own
-// allocation.
+// readBufferSize is the per-connection read buffer. Small on purpose, and
+// large packets are read straight into their own allocation. A connection
+// that parks (see Parker) gives its buffer back to readers while idle.
 const readBufferSize = 512
 
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
 // client is one network connection speaking MQTT. Its reader runs on the
-// goroutine that called ServeConn; a writer goroutine exists only while there
-// are bytes to write (see writer.go).
+// goroutine that called ServeConn, or, after the connection parked (see
+// Parker), on the goroutine that resumed it; a writer goroutine exists only
+// while there are bytes to write (see writer.go).
 type client struct {
 	b    *Broker
 	conn net.Conn
 	info ConnInfo
-	br   *bufio.Reader
+	br   *bufio.Reader // nil while parked
 	log  *slog.Logger
+
+	parker   Parker // conn, if it can park; else nil
+	resumeFn func() // c.resume, made once
 
 	// Set during CONNECT, read-only afterwards.
 	version       byte
@@ -44,9 +50,10 @@ type client struct {
 	problemDetail bool // v5 Request Problem Information (default true)
 
 	// Reader-goroutine state.
-	aliases   map[uint16]string
-	rateStart time.Time
-	rateCount int
+	deadlineSet time.Time // when the keep-alive read deadline was last moved
+	aliases     map[uint16]string
+	rateStart   time.Time
+	rateCount   int
 
 	// Outbound state, guarded by wmu (lock order: session.mu, then wmu).
 	wmu       sync.Mutex
@@ -72,32 +79,84 @@ type client struct {
 //
 //go:noinline
 func newClient(b *Broker, conn net.Conn, info ConnInfo) *client {
-	return &client{
+	c := &client{
 		b:             b,
 		conn:          conn,
 		info:          info,
-		br:            bufio.NewReaderSize(conn, readBufferSize),
 		log:           b.log,
 		problemDetail: true,
 		done:          make(chan struct{}),
 	}
+	c.takeReader()
+	if p, ok := conn.(Parker); ok {
+		c.parker = p
+		c.resumeFn = c.resume
+	}
+	return c
+}
+
+// takeReader gives the client a read buffer from the pool.
+func (c *client) takeReader() {
+	c.br = readers.Get().(*bufio.Reader)
+	c.br.Reset(c.conn)
+}
+
+// dropReader returns the client's read buffer, which must be empty.
+func (c *client) dropReader() {
+	c.br.Reset(nil)
+	readers.Put(c.br)
+	c.br = nil
 }
 
 // errClose ends the read loop after a protocol decision was already acted on.
 var errClose = errors.New("close")
 
-// serve runs the connection: CONNECT, then packets until the end.
-func (c *client) serve() {
-	defer close(c.done)
+// errParked ends the read loop when the connection parked; resume goes on.
+var errParked = errors.New("parked")
+
+// serve runs the connection: CONNECT, then packets until the end. It
+// reports true if the connection parked: then the rest runs in resume,
+// and the caller must leave the connection alone.
+func (c *client) serve() bool {
 	if err := c.handshake(); err != nil {
 		c.closeConn()
 		c.shutdownWriter()
-		return
+		c.dropReader()
+		close(c.done)
+		return false
 	}
 	c.b.stats.Connections.Add(1)
+	c.moveDeadline(c.b.now())
+	return c.run()
+}
+
+// run reads packets until the end or until the connection parks (true).
+func (c *client) run() bool {
 	err := c.readLoop()
+	if err == errParked {
+		return true
+	}
 	c.b.stats.Connections.Add(-1)
 	c.finish(err)
+	if c.br != nil {
+		c.dropReader()
+	}
+	close(c.done)
+	return false
+}
+
+// resume continues a parked connection (see Parker) on the goroutine its
+// Parker started, and ends it as ServeConn would.
+func (c *client) resume() {
+	parked := false
+	defer func() {
+		if !parked {
+			c.conn.Close()
+			c.b.conns.Done()
+		}
+	}()
+	c.takeReader()
+	parked = c.run()
 }
 
 // handshake reads CONNECT, authenticates, installs the session and sends
@@ -144,25 +203,18 @@ func (c *client) logReadError(when string, err error) {
 	}
 }
 
-// readLoop reads and handles packets until an error or a DISCONNECT.
-//
-// An idle connection spends its life parked in ReadFixedHeader, so this
-// frame is kept small: per-packet state lives in readPacket's frame, which
-// is not on the stack while the goroutine waits. Goroutine stacks shrink
-// only when less than a quarter is in use, so a few hundred bytes here decide
-// whether an idle connection costs a 4 KB or an 8 KB stack.
+// readLoop reads and handles packets until an error, a DISCONNECT or, when
+// the connection can park and all input is used up, errParked. Without a
+// Parker, an idle connection's goroutine waits in ReadFixedHeader, so this
+// frame is kept small: per-packet state lives in readPacket's frame.
 func (c *client) readLoop() error {
-	grace := c.keepAlive + c.keepAlive/2
-	// The keep-alive deadline moves with every packet, but resetting a socket
-	// deadline costs a timer update, so it is refreshed at most every
-	// `refresh` (1 s, less for tiny keep-alives) and set that much longer to
-	// compensate.
-	refresh := min(time.Second, grace/8)
-	var deadlineSet time.Time
 	for {
-		if now := c.b.now(); now.Sub(deadlineSet) >= refresh {
-			_ = c.conn.SetReadDeadline(now.Add(grace + refresh))
-			deadlineSet = now
+		if c.parker != nil && c.br.Buffered() == 0 {
+			c.dropReader()
+			if c.parker.Park(c.resumeFn) {
+				return errParked // c belongs to resume now
+			}
+			c.takeReader()
 		}
 		header, remaining, err := packet.ReadFixedHeader(c.br, c.b.maxPacket)
 		if err != nil {
@@ -171,7 +223,25 @@ func (c *client) readLoop() error {
 		if err := c.readPacket(header, remaining); err != nil {
 			return err
 		}
+		if now := c.b.now(); now.Sub(c.deadlineSet) >= c.deadlineRefresh() {
+			c.moveDeadline(now)
+		}
 	}
+}
+
+// The keep-alive deadline moves with every packet, but resetting a socket
+// deadline costs a timer update, so it is refreshed at most every
+// deadlineRefresh (1 s, less for tiny keep-alives) and set that much longer
+// to compensate.
+func (c *client) deadlineRefresh() time.Duration {
+	return min(time.Second, (c.keepAlive+c.keepAlive/2)/8)
+}
+
+// moveDeadline sets the read deadline to 1.5 × keep-alive (plus the
+// refresh slack) after now.
+func (c *client) moveDeadline(now time.Time) {
+	_ = c.conn.SetReadDeadline(now.Add(c.keepAlive + c.keepAlive/2 + c.deadlineRefresh()))
+	c.deadlineSet = now
 }
 
 // readPacket reads the body of one packet and handles it.

@@ -135,10 +135,19 @@ func (s *Server) listen(t testing.TB, cfg transport.Config, tc *tls.Config, h tr
 func (s *Server) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// The listeners stop accepting and wait for their connections while the
+	// broker says goodbye to the clients, which ends those connections (as
+	// the hub does).
+	var drains sync.WaitGroup
 	for _, l := range s.listeners {
-		_ = l.Shutdown(ctx)
+		drains.Add(1)
+		go func() {
+			defer drains.Done()
+			_ = l.Shutdown(ctx)
+		}()
 	}
 	_ = s.Broker.Shutdown(ctx)
+	drains.Wait()
 	s.cancel()
 	s.wg.Wait()
 }

@@ -29,6 +29,11 @@ type Listener struct {
 
 	done chan struct{} // closed when Shutdown starts
 
+	// poller wakes parked connections (park.go). Set by Serve for kinds
+	// that park (nil if the platform cannot), read-only afterwards; stopped
+	// by Shutdown once every connection has ended.
+	poller *poller
+
 	mu      sync.Mutex // guards the fields below
 	ln      net.Listener
 	serving bool
@@ -47,6 +52,7 @@ type Listener struct {
 type tracked struct {
 	conn  net.Conn
 	state connState
+	sc    *shallowConn // the connection given to the Handler, when it can park
 }
 
 type connState int8
@@ -174,6 +180,15 @@ func (l *Listener) Serve(ctx context.Context) error {
 	}
 	l.serving = true
 	ln := l.ln
+	if l.cfg.Kind == KindTLS || l.cfg.Kind == KindTLSMux {
+		p, err := newPoller()
+		if err != nil {
+			l.log.Warn("transport: idle connections will keep a goroutine", "reason", err.Error())
+		} else {
+			l.poller = p
+			go p.run() // stopped by Shutdown
+		}
+	}
 	l.mu.Unlock()
 
 	shutDown := make(chan struct{})
@@ -239,6 +254,7 @@ func (l *Listener) Serve(ctx context.Context) error {
 // ctx.Err(). It is safe to call more than once and concurrently.
 func (l *Listener) Shutdown(ctx context.Context) error {
 	l.mu.Lock()
+	p := l.poller
 	if !l.closing {
 		l.closing = true
 		close(l.done)
@@ -250,6 +266,7 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 				tc.conn.Close()
 			}
 		}
+
 	}
 	l.mu.Unlock()
 	if l.httpLn != nil {
@@ -266,16 +283,29 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-idle:
+		stopPoller(p)
 		return nil
 	case <-ctx.Done():
 	}
 	l.mu.Lock()
 	for tc := range l.conns {
-		tc.conn.Close()
+		if tc.sc != nil {
+			tc.sc.closeSocket() // and resume it if parked
+		} else {
+			tc.conn.Close()
+		}
 	}
 	l.mu.Unlock()
 	<-idle
+	stopPoller(p)
 	return ctx.Err()
+}
+
+// stopPoller stops the poller, if any, once every connection has ended.
+func stopPoller(p *poller) {
+	if p != nil {
+		p.close()
+	}
 }
 
 // serveConn runs on the connection's goroutine: handshake, then the
@@ -311,7 +341,12 @@ func (l *Listener) prepare(tr *tracked) (net.Conn, *Meta) {
 	}
 	_ = raw.SetDeadline(time.Time{})
 
-	if !l.setActive(tr) {
+	sc, _ := conn.(*shallowConn)
+	if sc != nil {
+		sc.park.l, sc.park.tr = l, tr
+		sc.ctl = sc.epollCtl
+	}
+	if !l.setActive(tr, sc) {
 		raw.Close()
 		return nil, nil
 	}
@@ -328,11 +363,40 @@ func (l *Listener) prepare(tr *tracked) (net.Conn, *Meta) {
 	}
 }
 
-// runTracked runs the Handler for a tracked connection and releases it.
+// runTracked runs the Handler for a tracked connection and then closes and
+// releases it, unless the Handler parked it (park.go).
 func (l *Listener) runTracked(tr *tracked, conn net.Conn, meta *Meta) {
-	defer l.untrack(tr)
-	defer l.recoverHandler(conn, meta)
-	l.handler(conn, *meta)
+	sc, _ := conn.(*shallowConn)
+	parks := sc.parkCount()
+	l.runHandler(conn, meta)
+	if sc.parkCount() != parks {
+		return // parked: a resume owns it now
+	}
+	conn.Close()
+	l.release(tr, sc)
+}
+
+// runResume continues a parked connection's Handler on a new goroutine and
+// then, unless it parked again, closes and releases the connection.
+func (l *Listener) runResume(sc *shallowConn, resume func()) {
+	parks := sc.parkCount()
+	func() {
+		defer l.recoverPanic(sc)
+		resume()
+	}()
+	if sc.parkCount() != parks {
+		return
+	}
+	sc.Close()
+	l.release(sc.park.tr, sc)
+}
+
+// release forgets a connection that has ended.
+func (l *Listener) release(tr *tracked, sc *shallowConn) {
+	if sc != nil && l.poller != nil {
+		l.poller.forget(sc)
+	}
+	l.untrack(tr)
 }
 
 // handshake runs the TLS handshake within the handshake timeout. It is kept
@@ -392,19 +456,22 @@ func (l *Listener) handOff(conn, raw net.Conn, state *tls.ConnectionState, start
 
 func isMQTTProto(p string) bool { return p == ALPNAmazonMQTT || p == ALPNMQTT }
 
-// runHandler calls the Handler and closes conn after it. A panic is logged
-// with its stack, as net/http does, and does not take the process down.
+// runHandler calls the Handler. A panic is logged with its stack, as
+// net/http does, and does not take the process down.
 func (l *Listener) runHandler(conn net.Conn, meta *Meta) {
-	defer l.recoverHandler(conn, meta)
+	defer l.recoverPanic(conn)
 	l.handler(conn, *meta)
 }
 
-func (l *Listener) recoverHandler(conn net.Conn, meta *Meta) {
+func (l *Listener) recoverPanic(conn net.Conn) {
 	if p := recover(); p != nil {
-		l.log.Error("transport: handler panic", "remote_addr", meta.RemoteAddr.String(),
+		remote := ""
+		if a := conn.RemoteAddr(); a != nil {
+			remote = a.String()
+		}
+		l.log.Error("transport: handler panic", "remote_addr", remote,
 			"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 	}
-	conn.Close()
 }
 
 // track registers c as handshaking and counts it in wg; nil if shutting
@@ -421,14 +488,16 @@ func (l *Listener) track(c net.Conn) *tracked {
 	return tc
 }
 
-// setActive marks c as in the Handler; false if shutting down.
-func (l *Listener) setActive(tc *tracked) bool {
+// setActive marks c as in the Handler; false if shutting down. sc is the
+// connection the Handler gets if it can park, else nil.
+func (l *Listener) setActive(tc *tracked, sc *shallowConn) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closing {
 		return false
 	}
 	tc.state = stateActive
+	tc.sc = sc
 	return true
 }
 

@@ -21,7 +21,8 @@ import (
 // timeouts). shallowConn.Read then waits for the socket itself, through
 // syscall.RawConn, in a shallow frame that holds no buffer: a pooled buffer
 // is taken only once the socket is readable. The result is one goroutine
-// per idle connection with a small stack and no read buffers.
+// per waiting connection with a small stack and no read buffers; a Handler
+// that parks its idle connections (park.go) holds not even that.
 
 // errNeedInput means TLS has consumed every byte read so far.
 var errNeedInput = needInputError{}
@@ -48,6 +49,7 @@ type feedConn struct {
 
 	// State of one fill, kept here rather than on the stack.
 	tryRead func(fd uintptr) bool
+	fills   uint32 // fills that got bytes; tells a lingering connection it was busy
 	n       int
 	rerr    error
 	bp      *[]byte
@@ -98,6 +100,7 @@ func (f *feedConn) fill() error {
 		return io.EOF
 	}
 	f.buf, f.pending = bp, (*bp)[:f.n]
+	f.fills++
 	return nil
 }
 
@@ -123,14 +126,34 @@ func (f *feedConn) readSocket(fd uintptr) bool {
 	return true
 }
 
-// shallowConn is the TLS connection handed to the Handler.
+// shallowConn is the TLS connection handed to the Handler. Its parking
+// state (for Handlers that park idle connections) is in park.go.
 type shallowConn struct {
 	*tls.Conn
 	feed *feedConn
+
+	// A byte that Park took from TLS to learn that input was ready; Read
+	// returns it first. Used only by the goroutine that owns the connection.
+	peek   [1]byte
+	peeked bool
+
+	park parkState
+	// Registration with the listener's poller; see poller_linux.go.
+	pollID uint32
+	arm    armState
+	ctl    func(fd uintptr) // c.epollCtl
 }
 
 // Read returns decrypted bytes, waiting for the socket outside crypto/tls.
 func (c *shallowConn) Read(p []byte) (int, error) {
+	if c.peeked && len(p) > 0 {
+		p[0], c.peeked = c.peek[0], false
+		n, err := c.Conn.Read(p[1:])
+		if err != nil { // errNeedInput, or an error that the next Read repeats
+			n = 0
+		}
+		return 1 + n, nil
+	}
 	for {
 		n, err := c.Conn.Read(p)
 		if err != errNeedInput {
@@ -140,6 +163,9 @@ func (c *shallowConn) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if err := c.feed.fill(); err != nil {
+			if c.lingerCut(err) {
+				continue // the deadline was Park's, not the caller's
+			}
 			return 0, err
 		}
 	}

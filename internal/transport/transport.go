@@ -52,10 +52,22 @@ type Meta struct {
 	HTTPHeader http.Header
 }
 
-// Handler serves one connection. It runs on the connection's own goroutine
-// (the one that did the TLS handshake; transport starts no other goroutine
-// per connection), and the transport closes conn after it returns. The
-// connection has no deadline set.
+// Handler serves one connection. It runs on a goroutine of its own, and the
+// transport closes conn after it returns. The connection has no deadline
+// set.
+//
+// An idle connection need not keep that goroutine: on MQTT connections of
+// kinds "tls" and "tls-mux" (Linux), conn has a method
+//
+//	Park(resume func()) bool
+//
+// which, when it reports true, hands the connection over: the Handler must
+// return at once without using conn, the transport does not close it, and
+// resume runs on a new goroutine when input arrives, the read deadline
+// passes or conn is closed. When resume returns without having parked
+// again, the transport closes conn. Park reports false (and the Handler
+// just goes on reading) when input is ready or the connection cannot park.
+// broker.Parker is this method.
 type Handler func(conn net.Conn, meta Meta)
 
 // Default values applied by New for zero Config fields.

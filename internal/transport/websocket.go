@@ -69,12 +69,14 @@ func (l *Listener) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			"reason", "websocket: "+strings.TrimPrefix(err.Error(), "failed to accept WebSocket connection: "))
 		return
 	}
-	if !l.setActive(tr) {
+	if !l.setActive(tr, nil) {
 		ws.CloseNow()
 		return
 	}
 	_ = raw.SetDeadline(time.Time{})
-	l.runHandler(websocket.NetConn(context.Background(), ws, websocket.MessageBinary), &Meta{
+	wsConn := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
+	defer wsConn.Close()
+	l.runHandler(wsConn, &Meta{
 		Listener:   l.cfg.Name,
 		Kind:       l.cfg.Kind,
 		RemoteAddr: raw.RemoteAddr(),
