@@ -16,6 +16,10 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 )
 
+// receiveMaximum is the MQTT 5 Receive Maximum the client announces: how
+// many QoS 1 messages the server may send it before their PUBACKs.
+const receiveMaximum = 64
+
 // session5 is MQTT 5 through paho.golang's autopaho, which owns the
 // connection loop: it reconnects with our backoff, keeps the session state
 // (unacknowledged QoS 1 messages) across connections, and reports each
@@ -51,6 +55,14 @@ func newSession5(c Config, t *tls.Config, h hooks, log *slog.Logger) *session5 {
 		// client wants a new session on every one.
 		ConnectPacketBuilder: func(cp *paho.Connect, _ *url.URL) (*paho.Connect, error) {
 			cp.CleanStart = clean
+			// paho sizes a channel of its inbound queue by the Receive
+			// Maximum we announce: 65535 (512 KB per connection) without
+			// one. A device needs few QoS 1 deliveries in flight.
+			if cp.Properties == nil {
+				cp.Properties = &paho.ConnectProperties{}
+			}
+			rm := uint16(receiveMaximum)
+			cp.Properties.ReceiveMaximum = &rm
 			return cp, nil
 		},
 		OnConnectionUp: func(_ *autopaho.ConnectionManager, ca *paho.Connack) {

@@ -101,7 +101,7 @@ func rootCommand() *command {
 			"thingcore shadow watch my-device     # deltas and documents as they happen",
 			"thingcore cert convert private.pem.key   # PEM -> DER for MicroPython, without OpenSSL",
 		},
-		subs: []*command{serveCommand(), thingCommand(), certCommand(), consoleCommand(), shadowCommand(), pubCommand(), subCommand(), doctorCommand(), versionCommand()},
+		subs: []*command{serveCommand(), thingCommand(), certCommand(), consoleCommand(), shadowCommand(), pubCommand(), subCommand(), doctorCommand(), deviceCommand(), versionCommand()},
 	}
 }
 

@@ -210,27 +210,13 @@ func (e *env) createThing(ctx context.Context, ad *admin, o createOptions, outpu
 		}
 	}
 
-	cred, err := ad.issue(ctx, o.keyType, o.name)
+	cred, dev, err := ad.equipThing(ctx, o.name, o.keyType, host, o.port, o.dir, o.board, func(what, undo string) {
+		created = append(created, what)
+		if undo != "" {
+			cleanup = append([]string{undo}, cleanup...)
+		}
+	})
 	if err != nil {
-		return err
-	}
-	created = append(created, "certificate "+cred.certID+" (ACTIVE)")
-	cleanup = append([]string{"thingcore cert delete " + cred.certID + " --force"}, cleanup...)
-
-	dev := devicebundle.NewDevice(o.name, host, o.port, cred.certID, cred.certARN, o.keyType)
-	if err := writeDeviceFolder(o.dir, cred, ad.rootCAPEM, dev); err != nil {
-		return err
-	}
-	created = append(created, "folder "+o.dir)
-	if err := writeBoardProject(o.dir, o.board, host, o.port, o.name, ad.rootCAPEM); err != nil {
-		return err
-	}
-
-	if _, err := ad.iot.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{
-		ThingName: aws.String(o.name), Principal: aws.String(cred.certARN)}); err != nil {
-		return ad.fail("AttachThingPrincipal", err)
-	}
-	if err := ad.attachDefaultPolicy(ctx, cred.certARN); err != nil {
 		return err
 	}
 
@@ -349,6 +335,41 @@ func (ad *admin) issue(ctx context.Context, kt pki.KeyType, name string) (issued
 		return c, fmt.Errorf("certificate %s does not match its private key: %w", c.certID, err)
 	}
 	return c, nil
+}
+
+// equipThing gives the existing thing name what a device needs: an ACTIVE
+// certificate (ad.issue), the device folder dir (with board's MicroPython
+// project when board is set), the certificate attached to the thing, and
+// the default thing policy attached to the certificate. note, when not nil,
+// hears of each thing created and the command that undoes it, so that a
+// failure can say what is left. On an error the certificate is returned
+// when it was issued.
+func (ad *admin) equipThing(ctx context.Context, name string, kt pki.KeyType, host string, port int, dir, board string,
+	note func(what, undo string)) (issued, deviceJSON, error) {
+	if note == nil {
+		note = func(string, string) {}
+	}
+	cred, err := ad.issue(ctx, kt, name)
+	if err != nil {
+		return cred, deviceJSON{}, err
+	}
+	note("certificate "+cred.certID+" (ACTIVE)", "thingcore cert delete "+cred.certID+" --force")
+	dev := devicebundle.NewDevice(name, host, port, cred.certID, cred.certARN, kt)
+	if err := writeDeviceFolder(dir, cred, ad.rootCAPEM, dev); err != nil {
+		return cred, dev, err
+	}
+	note("folder "+dir, "")
+	if err := writeBoardProject(dir, board, host, port, name, ad.rootCAPEM); err != nil {
+		return cred, dev, err
+	}
+	if _, err := ad.iot.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{
+		ThingName: aws.String(name), Principal: aws.String(cred.certARN)}); err != nil {
+		return cred, dev, ad.fail("AttachThingPrincipal", err)
+	}
+	if err := ad.attachDefaultPolicy(ctx, cred.certARN); err != nil {
+		return cred, dev, err
+	}
+	return cred, dev, nil
 }
 
 // writeDeviceFolder writes the device folder: secrets first (0600, never

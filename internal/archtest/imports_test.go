@@ -281,6 +281,29 @@ var rules = []rule{
 			"(its tests may run a real hub)",
 	},
 	{
+		name:      "simulate imports device only",
+		subject:   "internal/simulate",
+		appliesTo: func(p string) bool { return under(p, "internal/simulate") },
+		allowed: func(_ string, d dep) bool {
+			if !d.inModule {
+				return isStd(d.path)
+			}
+			return under(d.rel, "internal/simulate") || under(d.rel, "device")
+		},
+		reason: "the simulator is a fleet of ordinary devices: it must see the hub only as devices do, through the public " +
+			"device SDK, so that it measures what users get and runs against AWS IoT Core too",
+	},
+	{
+		name:      "simulate only from cmd and bench",
+		subject:   "internal/simulate",
+		appliesTo: func(p string) bool { return !under(p, "internal/simulate") && !under(p, "cmd") && !under(p, "bench") },
+		tests:     true,
+		allowed: func(_ string, d dep) bool {
+			return !d.inModule || !under(d.rel, "internal/simulate")
+		},
+		reason: "the simulator is a load tool for the CLI (and bench/ programs); the hub and its parts must not depend on it",
+	},
+	{
 		name:      "console imports the stores, pki, policy, shadow and broker types only",
 		subject:   "internal/console",
 		appliesTo: func(p string) bool { return under(p, "internal/console") },

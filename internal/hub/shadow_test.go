@@ -37,17 +37,20 @@ func TestDeviceShadowOverMQTT(t *testing.T) {
 			t.Fatalf("publish: %v", tok.Error())
 		}
 	}
+	var seen []string // every message, for the failure message
 	expect := func(topic, contains string) {
 		t.Helper()
 		deadline := time.After(10 * time.Second)
 		for {
 			select {
 			case m := <-got:
+				seen = append(seen, m[0]+" "+m[1])
 				if m[0] == topic && strings.Contains(m[1], contains) {
 					return
 				}
 			case <-deadline:
-				t.Fatalf("no message on %s containing %s", topic, contains)
+				t.Fatalf("no message on %s containing %s; received:\n%s\nhub log:\n%s", topic, contains,
+					strings.Join(seen, "\n"), strings.Join(h.Logs.Lines(), "\n"))
 			}
 		}
 	}
