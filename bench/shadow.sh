@@ -6,7 +6,7 @@
 # update. The hub runs with --insecure-allow-all so that one registered
 # certificate serves every simulated device; policies are measured elsewhere.
 #
-# Usage: bench/shadow.sh [THINGS] [RATE] [DURATION]   (default 1000 10000 20s)
+# Usage: bench/shadow.sh [THINGS] [RATE] [DURATION] [QOS]   (default 1000 10000 20s 1)
 # Output: one JSON line per run on stdout and in bench/out/shadow/results.jsonl.
 set -euo pipefail
 
@@ -15,6 +15,7 @@ cd "$root"
 things="${1:-1000}"
 rate="${2:-10000}"
 duration="${3:-20s}"
+qos="${4:-1}"
 out="bench/out/shadow"
 mqtt="127.0.0.1:18883"
 https="127.0.0.1:18443"
@@ -40,5 +41,5 @@ done
 
 "$out/loadgen" shadow -addr "$mqtt" -ca "$out/device/root-CA.pem" \
 	-cert "$out/device/certificate.pem.crt" -key "$out/device/private.pem.key" \
-	-prefix bench -n "$things" -c 50 -rate "$rate" -duration "$duration" -warmup 3s -pid "$hub" |
+	-prefix bench -n "$things" -c 50 -rate "$rate" -duration "$duration" -warmup 3s -qos "$qos" -pid "$hub" |
 	tee -a "$out/results.jsonl"

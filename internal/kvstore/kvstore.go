@@ -161,7 +161,7 @@ func (s *Store) Bucket(ctx context.Context, name string) (*Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kvstore: bucket %s: %w", name, err)
 	}
-	return &Bucket{name: name, kv: kv}, nil
+	return &Bucket{name: name, kv: kv, js: s.js}, nil
 }
 
 // Bucket is one key-value bucket. Keys are '.'-separated tokens of
@@ -169,6 +169,7 @@ func (s *Store) Bucket(ctx context.Context, name string) (*Bucket, error) {
 type Bucket struct {
 	name string
 	kv   jetstream.KeyValue
+	js   jetstream.JetStream // for batched writes to the bucket's stream
 }
 
 // Entry is a stored value with its revision (for compare-and-set).
@@ -204,6 +205,54 @@ func (b *Bucket) Create(ctx context.Context, key string, value []byte) (uint64, 
 func (b *Bucket) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
 	n, err := b.kv.Update(ctx, key, value, rev)
 	return n, b.wrap("update", key, err)
+}
+
+// Write is one compare-and-set write of a batch: Value replaces Key if the
+// key's current revision is Rev; Rev 0 creates a key that has never existed.
+type Write struct {
+	Key   string
+	Value []byte
+	Rev   uint64
+}
+
+// WriteResult is the outcome of one Write: the new revision, or ErrConflict
+// (the revision moved on; for Rev 0, the key exists) or another error.
+type WriteResult struct {
+	Rev uint64
+	Err error
+}
+
+// UpdateBatch performs writes as independent compare-and-set writes: it
+// sends them all, then waits for every acknowledgement, so a batch costs
+// one wait instead of one per write. Results are in the order of writes;
+// each write succeeds or fails on its own. Writes of one batch should name
+// distinct keys.
+func (b *Bucket) UpdateBatch(ctx context.Context, writes []Write) []WriteResult {
+	res := make([]WriteResult, len(writes))
+	futures := make([]jetstream.PubAckFuture, len(writes))
+	for i, w := range writes {
+		m := &nats.Msg{Subject: "$KV." + b.name + "." + w.Key, Data: w.Value}
+		f, err := b.js.PublishMsgAsync(m, jetstream.WithExpectLastSequencePerSubject(w.Rev))
+		if err != nil {
+			res[i].Err = b.wrap("update", w.Key, err)
+			continue
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case ack := <-f.Ok():
+			res[i].Rev = ack.Sequence
+		case err := <-f.Err():
+			res[i].Err = b.wrap("update", writes[i].Key, err)
+		case <-ctx.Done():
+			res[i].Err = b.wrap("update", writes[i].Key, ctx.Err())
+		}
+	}
+	return res
 }
 
 // Delete removes key and its history. Deleting a missing key is not an error.

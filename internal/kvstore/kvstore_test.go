@@ -175,3 +175,43 @@ func FuzzKeyToken(f *testing.F) {
 		_, _ = kvstore.DecodeToken(s) // never panics
 	})
 }
+
+// UpdateBatch: each write succeeds or fails on its own compare-and-set.
+func TestUpdateBatch(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	b, err := s.Bucket(ctx, "batch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := b.Put(ctx, "old", []byte("v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := b.UpdateBatch(ctx, []kvstore.Write{
+		{Key: "new", Value: []byte("n1")},                // create
+		{Key: "old", Value: []byte("v2"), Rev: rev},      // right revision
+		{Key: "other", Value: []byte("x"), Rev: rev + 5}, // wrong revision
+	})
+	if res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("create and update: %v, %v", res[0].Err, res[1].Err)
+	}
+	if !errors.Is(res[2].Err, kvstore.ErrConflict) {
+		t.Errorf("wrong revision: %v, want ErrConflict", res[2].Err)
+	}
+	for key, want := range map[string]string{"new": "n1", "old": "v2"} {
+		e, err := b.Get(ctx, key)
+		if err != nil || string(e.Value) != want {
+			t.Errorf("Get(%s) = %q, %v; want %q", key, e.Value, err, want)
+		}
+	}
+	e, _ := b.Get(ctx, "old")
+	if e.Revision != res[1].Rev {
+		t.Errorf("revision of old = %d, UpdateBatch said %d", e.Revision, res[1].Rev)
+	}
+	// Creating an existing key conflicts.
+	if res := b.UpdateBatch(ctx, []kvstore.Write{{Key: "new", Value: []byte("n2")}}); !errors.Is(res[0].Err, kvstore.ErrConflict) {
+		t.Errorf("create of an existing key: %v, want ErrConflict", res[0].Err)
+	}
+}

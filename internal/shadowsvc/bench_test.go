@@ -81,3 +81,11 @@ func BenchmarkUpdateNoKV(b *testing.B) {
 		}
 	})
 }
+
+func (m *memBucket) UpdateBatch(ctx context.Context, writes []kvstore.Write) []kvstore.WriteResult {
+	res := make([]kvstore.WriteResult, len(writes))
+	for i, w := range writes {
+		res[i].Rev, res[i].Err = m.Update(ctx, w.Key, w.Value, w.Rev)
+	}
+	return res
+}

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -35,7 +36,9 @@ type Config struct {
 	// Limits bounds documents (8 KB of desired + reported, nesting depth).
 	Limits shadow.Limits
 	// Workers is how many goroutines handle requests; each owns the shadows
-	// that hash to it. Default 16.
+	// that hash to it and commits what queued up meanwhile in one KV round,
+	// so fewer workers make bigger batches. Default twice GOMAXPROCS, at
+	// least 4.
 	Workers int
 	// QueueLength bounds the requests waiting for one worker. A device
 	// request beyond it is rejected with 429, as AWS throttles. Default 1024.
@@ -51,7 +54,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.Workers <= 0 {
-		c.Workers = 16
+		c.Workers = max(4, 2*runtime.GOMAXPROCS(0))
 	}
 	if c.QueueLength <= 0 {
 		c.QueueLength = 1024
@@ -78,6 +81,8 @@ type Bucket interface {
 	Create(ctx context.Context, key string, value []byte) (uint64, error)
 	Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error)
 	Keys(ctx context.Context, filter string) ([]string, error)
+	// UpdateBatch writes several keys with compare-and-set in one round.
+	UpdateBatch(ctx context.Context, writes []kvstore.Write) []kvstore.WriteResult
 }
 
 // Deps are the service's collaborators.

@@ -89,94 +89,211 @@ func (w *worker) enqueue(ctx context.Context, r request, wait bool) error {
 	}
 }
 
-// run handles requests until the queue is closed and empty.
+// maxBatch bounds the requests a worker takes from its queue at once; their
+// writes are committed together (group commit).
+const maxBatch = 64
+
+// run handles requests until the queue is closed and empty. It takes
+// whatever is queued, up to maxBatch, at once: under load, requests queue
+// up and are committed to KV in one round; an idle worker handles each
+// request as it comes.
 func (w *worker) run() {
+	batch := make([]request, 0, maxBatch)
 	for r := range w.queue {
-		body, err := w.handle(r)
-		if r.reply != nil {
-			r.reply <- result{body, err}
-			continue
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-w.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
 		}
-		w.s.answer(r, body, err)
+		if len(batch) == 1 {
+			w.finish(r, w.handle(r))
+		} else {
+			w.handleBatch(batch)
+		}
+		clear(batch) // drop the bodies
 	}
 }
 
-// handle performs one request. Errors are *shadow.Error for the caller, or
-// storage errors (500 on MQTT).
-func (w *worker) handle(r request) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	now := w.s.deps.Now()
+// outcome is a request's result and the messages to publish before the
+// answer (update/accepted, documents, delta; delete/accepted).
+type outcome struct {
+	result
+	pubs []message
+}
+
+type message struct {
+	topic   string
+	payload []byte
+}
+
+// finish publishes o's messages, then answers r: to the API caller, or on
+// MQTT (get/accepted or the rejected topic).
+func (w *worker) finish(r request, o outcome) {
+	for _, m := range o.pubs {
+		w.s.publish(m.topic, m.payload)
+	}
+	if r.reply != nil {
+		r.reply <- o.result
+		return
+	}
+	w.s.answer(r, o.body, o.err)
+}
+
+// decide performs r on doc, a copy the caller owns, at now. write reports
+// that doc changed and must be stored before the outcome is sent. Errors
+// in the outcome are *shadow.Error.
+func (w *worker) decide(r request, doc *shadow.Document, now time.Time) (o outcome, write bool) {
+	fail := func(e *shadow.Error) (outcome, bool) { return outcome{result: result{err: e}}, false }
 	switch r.op {
 	case opGet:
 		w.gets.Add(1)
 		token, serr := parseTokenOnly(r.body)
 		if serr != nil {
-			return nil, serr
+			return fail(serr)
 		}
-		c, err := w.load(ctx, r.id)
-		if err != nil {
-			return nil, err
+		if !doc.Exists() {
+			return fail(notFound(r.id, token))
 		}
-		if !c.doc.Exists() {
-			return nil, notFound(r.id, token)
-		}
-		return c.doc.Get(token, now), nil
+		return outcome{result: result{body: doc.Get(token, now)}}, false
 
 	case opDelete:
 		w.deletes.Add(1)
 		token, serr := parseTokenOnly(r.body)
 		if serr != nil {
-			return nil, serr
+			return fail(serr)
 		}
-		body, err := w.modify(ctx, r.id, func(next *shadow.Document) ([]byte, error) {
-			if !next.Exists() {
-				return nil, notFound(r.id, token)
-			}
-			return next.Delete(token, now), nil
-		})
-		if err != nil {
-			return nil, err
+		if !doc.Exists() {
+			return fail(notFound(r.id, token))
 		}
-		w.s.publish(r.id.prefix()+"/delete/accepted", body)
-		return body, nil
+		body := doc.Delete(token, now)
+		return outcome{result: result{body: body}, pubs: []message{{r.id.prefix() + "/delete/accepted", body}}}, true
 
 	case opUpdate:
 		w.updates.Add(1)
 		u, serr := shadow.ParseUpdate(r.body, w.s.cfg.Limits)
 		if serr != nil {
-			return nil, serr
+			return fail(serr)
 		}
-		var documents, delta []byte
-		accepted, err := w.modify(ctx, r.id, func(next *shadow.Document) ([]byte, error) {
-			if !next.Exists() {
-				if u.HasVersion {
-					return nil, notFound(r.id, u.ClientToken)
-				}
-				if at := next.DeletedAt(); !at.IsZero() && now.Sub(at) > w.s.cfg.VersionResetAfter {
-					*next = shadow.Document{} // versions start again (§1.8)
-				}
+		if !doc.Exists() {
+			if u.HasVersion {
+				return fail(notFound(r.id, u.ClientToken))
 			}
-			accepted, docs, d, serr := next.Apply(u, now, w.s.cfg.Limits)
-			if serr != nil {
-				return nil, serr
+			if at := doc.DeletedAt(); !at.IsZero() && now.Sub(at) > w.s.cfg.VersionResetAfter {
+				*doc = shadow.Document{} // versions start again (§1.8)
 			}
-			documents, delta = docs, d
-			return accepted, nil
-		})
-		if err != nil {
-			return nil, err
+		}
+		accepted, documents, delta, serr := doc.Apply(u, now, w.s.cfg.Limits)
+		if serr != nil {
+			return fail(serr)
 		}
 		// Order as on AWS: accepted, then documents, then delta.
 		p := r.id.prefix()
-		w.s.publish(p+"/update/accepted", accepted)
-		w.s.publish(p+"/update/documents", documents)
+		o := outcome{result: result{body: accepted}, pubs: []message{{p + "/update/accepted", accepted}, {p + "/update/documents", documents}}}
 		if delta != nil {
-			w.s.publish(p+"/update/delta", delta)
+			o.pubs = append(o.pubs, message{p + "/update/delta", delta})
 		}
-		return accepted, nil
+		return o, true
 	}
-	return nil, fmt.Errorf("shadowsvc: unknown operation %d", r.op)
+	return outcome{result: result{err: fmt.Errorf("shadowsvc: unknown operation %d", r.op)}}, false
+}
+
+// handle performs one request on its own: read (from the cache), decide,
+// and write with compare-and-set before the outcome is sent.
+func (w *worker) handle(r request) outcome {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	now := w.s.deps.Now()
+	var o outcome
+	err := w.modify(ctx, r.id, func(next *shadow.Document) bool {
+		var write bool
+		o, write = w.decide(r, next, now)
+		return write
+	})
+	if err != nil {
+		return outcome{result: result{err: err}}
+	}
+	return o
+}
+
+// staged is a shadow changed by requests of a batch, not yet written.
+type staged struct {
+	c    *cached
+	next shadow.Document
+	reqs []int // the batch's requests that saw this change
+}
+
+// handleBatch decides every request of the batch in order, each seeing the
+// changes of those before it, writes each changed shadow once (all in one
+// KV round), and then sends the outcomes in order. Requests on a shadow
+// whose write failed (another writer won the compare-and-set, or KV
+// failed) are handled again, one at a time, so they see the shadow as
+// stored.
+func (w *worker) handleBatch(batch []request) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	now := w.s.deps.Now()
+	outs := make([]outcome, len(batch))
+	changed := make(map[shadowID]*staged)
+	var order []*staged
+	for i, r := range batch {
+		st := changed[r.id]
+		var doc shadow.Document
+		if st != nil {
+			doc = st.next
+		} else {
+			c, err := w.load(ctx, r.id)
+			if err != nil {
+				outs[i] = outcome{result: result{err: err}}
+				continue
+			}
+			doc = c.doc
+			st = &staged{c: c}
+		}
+		o, write := w.decide(r, &doc, now)
+		outs[i] = o
+		if write && changed[r.id] == nil {
+			changed[r.id] = st
+			order = append(order, st)
+		}
+		if write {
+			st.next = doc
+		}
+		if changed[r.id] != nil {
+			st.reqs = append(st.reqs, i)
+		}
+	}
+	redo := make([]bool, len(batch))
+	if len(order) > 0 {
+		writes := make([]kvstore.Write, len(order))
+		for j, st := range order {
+			writes[j] = kvstore.Write{Key: storageKey(st.c.id), Value: st.next.Marshal(), Rev: st.c.rev}
+		}
+		for j, res := range w.s.deps.Bucket.UpdateBatch(ctx, writes) {
+			st := order[j]
+			if res.Err == nil {
+				st.c.doc, st.c.rev = st.next, res.Rev
+				continue
+			}
+			w.evict(st.c.id)
+			for _, i := range st.reqs {
+				redo[i] = true
+			}
+		}
+	}
+	for i, r := range batch {
+		if redo[i] {
+			outs[i] = w.handle(r)
+		}
+		w.finish(r, outs[i])
+	}
 }
 
 // notFound is the 404 for a missing shadow, echoing the request's token.
@@ -226,23 +343,22 @@ func (w *worker) read(ctx context.Context, c *cached) error {
 // compare-and-set race.
 const maxWriteAttempts = 3
 
-// modify loads the shadow, lets change edit a copy of it and writes the
-// copy with compare-and-set on the revision it was read at. If another
-// writer (another node of a cluster) changed the shadow in between, it
-// reads the shadow again and repeats change on the new document, so no
-// update is lost and a version check sees the newest version. change's
-// error is returned as is and nothing is written.
-func (w *worker) modify(ctx context.Context, id shadowID, change func(next *shadow.Document) ([]byte, error)) ([]byte, error) {
+// modify loads the shadow, lets change edit a copy of it and, when change
+// reports a write, writes the copy with compare-and-set on the revision it
+// was read at. If another writer (another node of a cluster) changed the
+// shadow in between, it reads the shadow again and repeats change on the
+// new document, so no update is lost and a version check sees the newest
+// version.
+func (w *worker) modify(ctx context.Context, id shadowID, change func(next *shadow.Document) (write bool)) error {
 	key := storageKey(id)
 	for attempt := 1; ; attempt++ {
 		c, err := w.load(ctx, id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		next := c.doc
-		body, err := change(&next)
-		if err != nil {
-			return nil, err
+		if !change(&next) {
+			return nil
 		}
 		data := next.Marshal()
 		var rev uint64
@@ -253,12 +369,12 @@ func (w *worker) modify(ctx context.Context, id shadowID, change func(next *shad
 		}
 		if err == nil {
 			c.doc, c.rev = next, rev
-			return body, nil
+			return nil
 		}
 		w.evict(id)
 		lost := errors.Is(err, kvstore.ErrConflict) || errors.Is(err, kvstore.ErrExists)
 		if !lost || attempt == maxWriteAttempts {
-			return nil, fmt.Errorf("shadowsvc: write %s: %w", id, err)
+			return fmt.Errorf("shadowsvc: write %s: %w", id, err)
 		}
 	}
 }
