@@ -18,8 +18,9 @@
 #   SETTLE     seconds to wait before reading RSS, default 5
 #   PORT_BASE  thingcore's port; mosquitto +1, nats MQTT +2, nats client +3;
 #              default 28883
-#   ROWS       "all" (default) or "idle": only the idle-memory row, for a
-#              quick look at memory (the other rows read n/a)
+#   ROWS       "all" (default), "idle": only the idle-memory row, for a
+#              quick look at memory, or "latency": only the latency rows
+#              (the other rows read n/a)
 #
 # Needs: Go, mosquitto and nats-server on PATH, taskset, 2+ CPUs. Loopback only.
 set -euo pipefail
@@ -236,10 +237,26 @@ measure_idle() {
 	fi
 }
 
+# measure_latency fills the latency rows: a fixed-rate QoS 1 stream from
+# one publisher to one subscriber.
+measure_latency() {
+	local j
+	log "$name: latency"
+	j=$(lg latency -rate 1000 -qos 1 -duration "$DURATION")
+	R[lat_p50,$name]=$(jget p50_ms "$j")
+	R[lat_p99,$name]=$(jget p99_ms "$j")
+	note_loss lat_p99 "$j"
+}
+
 run_broker() {
 	name=$1
 	log "== $name"
 	start_broker "$name"
+	if [[ $ROWS == latency ]]; then
+		measure_latency
+		stop_broker
+		return 0
+	fi
 	measure_idle
 	if [[ $ROWS == idle ]]; then
 		stop_broker
@@ -266,11 +283,7 @@ run_broker() {
 		R[fanout${q}_cpu,$name]=$(jget cpu_us_per_op "$j")
 		note_loss "fanout${q}_rate" "$j"
 	done
-	log "$name: latency"
-	j=$(lg latency -rate 1000 -qos 1 -duration "$DURATION")
-	R[lat_p50,$name]=$(jget p50_ms "$j")
-	R[lat_p99,$name]=$(jget p99_ms "$j")
-	note_loss lat_p99 "$j"
+	measure_latency
 	stop_broker
 }
 
