@@ -190,6 +190,6 @@ func (f *fixture) waitResponses(n int) []response {
 			got := f.take()
 			f.t.Fatalf("got %d responses, want %d: %v", len(got), n, got)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond) // polling interval
 	}
 }
