@@ -37,17 +37,29 @@ func TestDeviceShadowOverMQTT(t *testing.T) {
 			t.Fatalf("publish: %v", tok.Error())
 		}
 	}
-	var seen []string // every message, for the failure message
+	// expect waits for a message on topic containing contains, in any order
+	// relative to other expected messages: the service may answer before
+	// the broker has echoed the request to the device's own subscription.
+	var seen []string       // every message, for the failure message
+	var backlog [][2]string // received, not yet expected
 	expect := func(topic, contains string) {
 		t.Helper()
+		match := func(m [2]string) bool { return m[0] == topic && strings.Contains(m[1], contains) }
+		for i, m := range backlog {
+			if match(m) {
+				backlog = append(backlog[:i], backlog[i+1:]...)
+				return
+			}
+		}
 		deadline := time.After(10 * time.Second)
 		for {
 			select {
 			case m := <-got:
 				seen = append(seen, m[0]+" "+m[1])
-				if m[0] == topic && strings.Contains(m[1], contains) {
+				if match(m) {
 					return
 				}
+				backlog = append(backlog, m)
 			case <-deadline:
 				t.Fatalf("no message on %s containing %s; received:\n%s\nhub log:\n%s", topic, contains,
 					strings.Join(seen, "\n"), strings.Join(h.Logs.Lines(), "\n"))
