@@ -12,8 +12,17 @@ import (
 // BenchmarkUpdate is the API's update path with a real KV store: parse,
 // merge, compare-and-set write and the accepted/documents publishes, over
 // 1,000 shadows from parallel callers.
-func BenchmarkUpdate(b *testing.B) {
-	f := newFixture(b, fixtureOptions{noSub: true})
+func BenchmarkUpdate(b *testing.B) { benchmarkUpdates(b, fixtureOptions{noSub: true}) }
+
+// BenchmarkUpdateNoKV is BenchmarkUpdate with an in-memory bucket: the
+// service's own cost.
+func BenchmarkUpdateNoKV(b *testing.B) {
+	benchmarkUpdates(b, fixtureOptions{noSub: true,
+		bucket: func(*kvstore.Bucket) Bucket { return &memBucket{data: map[string]kvstore.Entry{}} }})
+}
+
+func benchmarkUpdates(b *testing.B, o fixtureOptions) {
+	f := newFixture(b, o)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.SetParallelism(32)
@@ -61,26 +70,6 @@ func (m *memBucket) Update(_ context.Context, key string, value []byte, rev uint
 }
 
 func (m *memBucket) Keys(context.Context, string) ([]string, error) { return nil, nil }
-
-// BenchmarkUpdateNoKV is BenchmarkUpdate with an in-memory bucket: the
-// service's own cost.
-func BenchmarkUpdateNoKV(b *testing.B) {
-	f := newFixture(b, fixtureOptions{noSub: true, bucket: func(*kvstore.Bucket) Bucket { return &memBucket{data: map[string]kvstore.Entry{}} }})
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.SetParallelism(32)
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			i++
-			body := `{"state":{"reported":{"temperature":21.5,"humidity":40,"counter":` + strconv.Itoa(i) + `}}}`
-			if _, err := f.svc.Update(ctx, "t"+strconv.Itoa(i%1000), "", []byte(body)); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
 
 func (m *memBucket) UpdateBatch(ctx context.Context, writes []kvstore.Write) []kvstore.WriteResult {
 	res := make([]kvstore.WriteResult, len(writes))
