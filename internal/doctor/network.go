@@ -285,7 +285,7 @@ type shadowAnswer struct {
 }
 
 // checkShadow: step 12. It waits for the shadow service's answer to the
-// update step 11 published.
+// update step 11 published, then removes the key that update added.
 func (r *run) checkShadow(ctx context.Context) Result {
 	thing := r.dev.ThingName
 	accepted := devicebundle.ShadowTopic(thing, "update/accepted")
@@ -305,6 +305,10 @@ func (r *run) checkShadow(ctx context.Context) Result {
 			}
 			switch p.Topic {
 			case accepted:
+				// Leave the device's reported state as it was: take the
+				// doctor's key out again (QoS 0; a leftover key is harmless).
+				_ = r.write(&packet.Publish{Topic: devicebundle.ShadowTopic(thing, "update"),
+					Payload: []byte(`{"state":{"reported":{"doctor":null}}}`)}, dl)
 				return pass(fmt.Sprintf("update/accepted (shadow version %d)", a.Version))
 			case rejected:
 				return fail(CauseShadowRejected, fmt.Sprintf("update/rejected: %d %s", a.Code, a.Message),
