@@ -137,6 +137,14 @@ type message struct {
 // finish publishes o's messages, then answers r: to the API caller, or on
 // MQTT (get/accepted or the rejected topic).
 func (w *worker) finish(r request, o outcome) {
+	switch r.op {
+	case opGet:
+		w.gets.Add(1)
+	case opUpdate:
+		w.updates.Add(1)
+	case opDelete:
+		w.deletes.Add(1)
+	}
 	for _, m := range o.pubs {
 		w.s.publish(m.topic, m.payload)
 	}
@@ -154,7 +162,6 @@ func (w *worker) decide(r request, doc *shadow.Document, now time.Time) (o outco
 	fail := func(e *shadow.Error) (outcome, bool) { return outcome{result: result{err: e}}, false }
 	switch r.op {
 	case opGet:
-		w.gets.Add(1)
 		token, serr := parseTokenOnly(r.body)
 		if serr != nil {
 			return fail(serr)
@@ -165,7 +172,6 @@ func (w *worker) decide(r request, doc *shadow.Document, now time.Time) (o outco
 		return outcome{result: result{body: doc.Get(token, now)}}, false
 
 	case opDelete:
-		w.deletes.Add(1)
 		token, serr := parseTokenOnly(r.body)
 		if serr != nil {
 			return fail(serr)
@@ -177,7 +183,6 @@ func (w *worker) decide(r request, doc *shadow.Document, now time.Time) (o outco
 		return outcome{result: result{body: body}, pubs: []message{{r.id.prefix() + "/delete/accepted", body}}}, true
 
 	case opUpdate:
-		w.updates.Add(1)
 		u, serr := shadow.ParseUpdate(r.body, w.s.cfg.Limits)
 		if serr != nil {
 			return fail(serr)
