@@ -23,9 +23,10 @@ type poller struct {
 	epfd int      // the epoll descriptor, valid until done is closed
 	ep   *os.File // epfd, for waiting through Go's network poller
 
-	mu     sync.Mutex // guards conns, nextID
+	mu     sync.Mutex // guards conns, nextID, dead
 	conns  map[uint32]*shallowConn
 	nextID uint32
+	dead   bool // run has returned: nothing registers any more
 
 	closeOnce sync.Once
 	done      chan struct{} // closed when run has returned
@@ -48,9 +49,13 @@ func newPoller() (*poller, error) {
 	}, nil
 }
 
-// run delivers readiness to parked connections until close.
+// run delivers readiness to parked connections until close. Should it end
+// for another reason (epoll failing), it resumes every parked connection
+// and refuses new registrations, so connections wait on their goroutines
+// again instead of going deaf.
 func (p *poller) run() {
 	defer close(p.done)
+	defer p.die()
 	rc, err := p.ep.SyscallConn()
 	if err != nil {
 		return
@@ -83,12 +88,40 @@ func (p *poller) run() {
 	}
 }
 
+// die marks the poller dead and resumes the connections parked on it.
+func (p *poller) die() {
+	p.mu.Lock()
+	p.dead = true
+	conns := make([]*shallowConn, 0, len(p.conns))
+	for _, c := range p.conns {
+		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	for _, c := range conns { // lock order: c.park.mu, then p.mu; p.mu is not held here
+		ps := &c.park
+		ps.mu.Lock()
+		if ps.parked {
+			c.unparkLocked()
+		}
+		ps.mu.Unlock()
+	}
+}
+
+// errPollerStopped is register's error once the poller has stopped.
+var errPollerStopped = fmt.Errorf("transport: epoll poller stopped")
+
 // register asks for one wake-up of c with gen when its socket is readable (or
 // hung up). c.mu is held.
 func (p *poller) register(c *shallowConn, gen uint32) error {
+	// One critical section with die's: a connection is either in the
+	// snapshot die resumes, or sees dead here.
+	p.mu.Lock()
+	if p.dead {
+		p.mu.Unlock()
+		return errPollerStopped
+	}
 	op := syscall.EPOLL_CTL_MOD
 	if c.pollID == 0 {
-		p.mu.Lock()
 		for {
 			p.nextID++
 			if _, taken := p.conns[p.nextID]; p.nextID != 0 && !taken {
@@ -97,9 +130,9 @@ func (p *poller) register(c *shallowConn, gen uint32) error {
 		}
 		c.pollID = p.nextID
 		p.conns[c.pollID] = c
-		p.mu.Unlock()
 		op = syscall.EPOLL_CTL_ADD
 	}
+	p.mu.Unlock()
 	c.arm.op = op
 	c.arm.event = syscall.EpollEvent{
 		Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,
