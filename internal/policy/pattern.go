@@ -111,12 +111,23 @@ func (p *pattern) bind(ctx *Context) pattern {
 	return out
 }
 
+// unresolvable starts the text an unresolved variable stands for. AWS leaves
+// the literal ${...} text in place (reference: "might cause authorization
+// failure"), which lets a client whose request literally contains that
+// text match it: a client id or topic "${iot:Connection.Thing.ThingName}"
+// would pass a thing policy for a certificate with no thing. A NUL byte
+// can be in no client id, topic or ARN, so here such a resource matches
+// nothing: the statement cannot apply, as the reference intends ("in
+// practice that Allow never matches").
+const unresolvable = "\x00"
+
 // literal is the text a literal or variable token stands for in ctx.
 func (t *token) literal(ctx *Context) string {
 	if t.kind == tokVar {
 		if v, ok := t.key.substitute(ctx); ok {
 			return v
 		}
+		return unresolvable + t.text
 	}
 	return t.text
 }
