@@ -119,6 +119,10 @@ type Deps struct {
 	// Devices authenticates device certificates. Optional: nil accepts the
 	// admin only.
 	Devices Devices
+	// PeerTLS returns a request's TLS state, also on listeners that hand
+	// over TLS connections after their own handshake (the ALPN port, where
+	// http.Request.TLS is nil). Default: r.TLS.
+	PeerTLS func(r *http.Request) *tls.ConnectionState
 	Logger  *slog.Logger
 	// Now is the clock of response timestamps; time.Now when nil.
 	Now func() time.Time
@@ -250,7 +254,11 @@ func callerFrom(ctx context.Context) *caller {
 // authenticate accepts a SigV4 signature by the admin, signed for one of
 // signingNames, or else a device's client certificate.
 func (d *DataPlane) authenticate(r *http.Request) (httpapi.Identity, error) {
-	if d.deps.Devices == nil || signed(r) || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+	cs := r.TLS
+	if d.deps.PeerTLS != nil {
+		cs = d.deps.PeerTLS(r)
+	}
+	if d.deps.Devices == nil || signed(r) || cs == nil || len(cs.PeerCertificates) == 0 {
 		id, err := d.deps.Admin.Authenticate(r)
 		if err != nil {
 			return id, err
@@ -262,7 +270,7 @@ func (d *DataPlane) authenticate(r *http.Request) (httpapi.Identity, error) {
 		}
 		return id, nil
 	}
-	dev, err := d.deps.Devices.AuthenticateDevice(r.Context(), r.TLS, r.RemoteAddr)
+	dev, err := d.deps.Devices.AuthenticateDevice(r.Context(), cs, r.RemoteAddr)
 	if err != nil {
 		return httpapi.Identity{}, &httpapi.Error{Code: httpapi.Unauthorized, Message: msgUnauthorized,
 			Err: fmt.Errorf("device certificate refused: %w", err)}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -374,5 +375,25 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want ok %v", err, tc.ok)
 			}
 		})
+	}
+}
+
+// A shared-subscription filter is refused: the watch stream would join the
+// group and take messages away from its members.
+func TestWatchRefusesSharedSubscriptions(t *testing.T) {
+	h := start(t, harnessOpts{})
+	hr, err := http.NewRequest("GET", h.srv.URL+dataplane.WatchPath+"?filter=%24share%2Fworkers%2Fjobs%2F%23", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signReq(t, hr)
+	resp, err := h.client(t, "").Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "shared subscription") {
+		t.Errorf("watch of $share/... = %d %s, want 400 saying why", resp.StatusCode, body)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -94,6 +95,13 @@ func (d *DataPlane) watch(w http.ResponseWriter, r *http.Request) error {
 		case queue <- m:
 		default:
 			dropped.Add(1)
+		}
+	}
+	for _, f := range filters {
+		if strings.HasPrefix(f, "$share/") {
+			// An in-process subscription would join the group and take
+			// messages away from its members.
+			return invalid("filter %q is a shared subscription; watching it would take messages from the group's members", f)
 		}
 	}
 	for _, f := range filters {

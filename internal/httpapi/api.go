@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is 0.
@@ -173,7 +174,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	log := a.log.With(keyRequestID, id)
 
-	if err := a.bufferBody(r); err != nil {
+	if err := a.bufferBody(w, r); err != nil {
 		e, _ := asError(err)
 		log.Info("httpapi: request refused", keyOp, op, keyCode, string(e.Code), keyReason, e.Message)
 		a.writeError(w, e)
@@ -253,14 +254,23 @@ func (a *API) serveOp(w http.ResponseWriter, r *http.Request, rt *route, log *sl
 	}
 }
 
+// bodyReadTimeout bounds reading a request body, which happens before the
+// request is authenticated: a client that sends its body a byte at a time
+// must not hold a connection and a buffer for ever.
+const bodyReadTimeout = 30 * time.Second
+
 // bufferBody reads the whole body, up to the limit, so that authentication
 // can hash it and the handler can still read it.
-func (a *API) bufferBody(r *http.Request) error {
+func (a *API) bufferBody(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength > a.maxBody {
 		return Errorf(RequestEntityTooLarge, msgTooLarge)
 	}
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) == nil {
+			defer rc.SetReadDeadline(time.Time{}) // handlers that stream are not bounded
+		}
 		b, err := io.ReadAll(io.LimitReader(r.Body, a.maxBody+1))
 		if err != nil {
 			return Errorf(InvalidRequest, "The request body could not be read").WithCause(err)

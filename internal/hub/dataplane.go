@@ -13,6 +13,7 @@ import (
 	"github.com/thingcore/thingcore/internal/dataplane"
 	"github.com/thingcore/thingcore/internal/httpapi"
 	"github.com/thingcore/thingcore/internal/shadowsvc"
+	"github.com/thingcore/thingcore/internal/transport"
 )
 
 // newDataPlane builds the iot-data API (shadows, publish, retained
@@ -28,7 +29,8 @@ func (h *Hub) newDataPlane(b *broker.Broker, auth *deviceAuth, creds AdminCreden
 		MaxBodyBytes:     int64(b.Config().MaxPayloadSize),
 		MaxMessageExpiry: b.Config().MaxMessageExpiry,
 	}, dataplane.Deps{
-		Shadows: shadows, Broker: b, Admin: sig, Devices: httpDevices{auth}, Logger: h.log, Now: time.Now,
+		Shadows: shadows, Broker: b, Admin: sig, Devices: httpDevices{auth}, PeerTLS: transport.RequestTLS,
+		Logger: h.log, Now: time.Now,
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/thingcore/thingcore/internal/hub"
 	"github.com/thingcore/thingcore/internal/hubtest"
 )
 
@@ -153,4 +154,39 @@ func dataReqControl(t *testing.T, h *hubtest.Hub, d *hubtest.Device) (int, strin
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"), string(b)
+}
+
+// On the ALPN port (AWS's 443), a device that asks for "x-amzn-http-ca" is
+// served HTTP with its client certificate: it is authenticated as the
+// device and its policy applies, as on the HTTPS port.
+func TestDataPlaneDeviceCertificateOnALPNPort(t *testing.T) {
+	h := hubtest.Start(t, hubtest.Options{Config: hub.Config{ALPNAddr: "127.0.0.1:0"}})
+	d := h.NewDevice(t, "fan")
+	ctx := context.Background()
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:GetThingShadow",` +
+		`"Resource":"arn:aws:iot:us-east-1:000000000000:thing/fan"}]}`
+	if _, err := h.IoT.CreatePolicy(ctx, &iot.CreatePolicyInput{PolicyName: aws.String("fan-get"), PolicyDocument: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.IoT.AttachPolicy(ctx, &iot.AttachPolicyInput{PolicyName: aws.String("fan-get"), Target: aws.String(d.CertARN)}); err != nil {
+		t.Fatal(err)
+	}
+	tc := d.TLSConfig(t)
+	tc.NextProtos = []string{"x-amzn-http-ca"}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 30 * time.Second}
+	defer c.CloseIdleConnections()
+	port := h.Endpoints.ALPN[strings.LastIndexByte(h.Endpoints.ALPN, ':')+1:]
+	resp, err := c.Get("https://localhost:" + port + "/things/fan/shadow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	// Authenticated and allowed: the shadow does not exist yet.
+	if typ := resp.Header.Get("X-Amzn-Errortype"); resp.StatusCode != 404 || typ != "ResourceNotFoundException:" {
+		t.Fatalf("device GET on the ALPN port = %d %q %s, want 404 ResourceNotFoundException:", resp.StatusCode, typ, body)
+	}
+	if resp.TLS == nil || resp.TLS.NegotiatedProtocol != "x-amzn-http-ca" {
+		t.Errorf("negotiated %+v, want x-amzn-http-ca", resp.TLS)
+	}
 }

@@ -420,7 +420,7 @@ func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, 
 			return nil, eps, err
 		}
 		eps.ALPN = addr
-		srv := &http.Server{Handler: web, ConnContext: transport.HTTPConnContext, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(h.log)}
+		srv := &http.Server{Handler: web, ConnContext: transport.HTTPConnContext, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slogErrorLog(h.log)}
 		comps = append(comps, component{name: "alpn-http", serve: func(context.Context) error { return srv.Serve(l.HTTPListener()) }, shutdown: srv.Shutdown})
 	}
 	if cfg.HTTPSAddr != "" {
@@ -429,7 +429,7 @@ func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, 
 			return nil, eps, fmt.Errorf("hub: listen https on %s: %w", cfg.HTTPSAddr, err)
 		}
 		eps.HTTPS = ln.Addr().String()
-		srv := &http.Server{Handler: web, TLSConfig: httpTLS, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(h.log)}
+		srv := &http.Server{Handler: web, TLSConfig: httpTLS, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slogErrorLog(h.log)}
 		comps = append(comps, component{name: "https", serve: func(context.Context) error { return srv.ServeTLS(ln, "", "") }, shutdown: srv.Shutdown})
 	}
 	if cfg.ConsoleHTTPAddr != "" && con != nil {
@@ -438,7 +438,7 @@ func (h *Hub) listeners(b *broker.Broker, pk *pkiState, creds AdminCredentials, 
 			return nil, eps, fmt.Errorf("hub: listen console on %s: %w", cfg.ConsoleHTTPAddr, err)
 		}
 		eps.ConsoleHTTP = ln.Addr().String()
-		srv := &http.Server{Handler: consoleOnly(con), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(h.log)}
+		srv := &http.Server{Handler: consoleOnly(con), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slogErrorLog(h.log)}
 		comps = append(comps, component{name: "console-http", serve: func(context.Context) error { return srv.Serve(ln) }, shutdown: srv.Shutdown})
 	}
 	comps = append(comps, consoleComponent(con), dataPlaneComponent(dp))
