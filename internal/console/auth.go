@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -179,7 +180,18 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	user := ""
 	switch {
 	case in.Password != "" && c.deps.Password != nil:
-		if c.deps.Password(in.Password) {
+		// The check costs a PBKDF2 run: a few at once, and the rest are
+		// turned away rather than queued, so a burst cannot take the CPUs.
+		select {
+		case c.passwordChecks <- struct{}{}:
+		default:
+			c.signInRefusals.warn(c.log, c.now(), "console: sign-in refused", "remote_addr", r.RemoteAddr, "reason", "too many password checks at once")
+			writeError(w, http.StatusTooManyRequests, "too many sign-in attempts at once; try again")
+			return
+		}
+		ok := c.deps.Password(in.Password)
+		<-c.passwordChecks
+		if ok {
 			user = "console password"
 		}
 	case in.AccessKeyID != "":
@@ -191,7 +203,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if user == "" {
-		c.log.Warn("console: sign-in refused", "remote_addr", r.RemoteAddr)
+		c.signInRefusals.warn(c.log, c.now(), "console: sign-in refused", "remote_addr", r.RemoteAddr, "reason", "wrong credentials")
 		writeError(w, http.StatusUnauthorized, "wrong access key id, secret or password")
 		return
 	}
@@ -236,4 +248,36 @@ func (c *Console) loginMethods(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// maxPasswordChecks bounds the console password checks (PBKDF2, hundreds
+// of milliseconds of CPU each) that run at once.
+const maxPasswordChecks = 2
+
+// logEvery is the shortest interval between two refused sign-in logs.
+const logEvery = time.Second
+
+// rateLimitedLog writes at most one Warn line per logEvery and counts the
+// lines it held back in the next one it writes (key "suppressed"), so that
+// a flood of refused sign-ins cannot flood the log.
+type rateLimitedLog struct {
+	mu         sync.Mutex
+	last       time.Time // when the last line was written
+	suppressed int       // lines held back since then
+}
+
+func (l *rateLimitedLog) warn(log *slog.Logger, now time.Time, msg string, args ...any) {
+	l.mu.Lock()
+	if !l.last.IsZero() && now.Sub(l.last) < logEvery && now.Sub(l.last) >= 0 {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	if n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	log.Warn(msg, args...)
 }

@@ -104,6 +104,10 @@ func (c Config) Validate() error {
 // diagnostics read who is connected and the counters.
 type Broker interface {
 	Publish(m *broker.Message) error
+	// CheckClientPublish applies the checks a client's PUBLISH gets (topic
+	// name and limits, reserved topics, payload size); the console's
+	// publishes get them too.
+	CheckClientPublish(topicName string, payloadLen int, retain bool) error
 	Subscribe(filter string, handler func(*broker.Message)) (unsubscribe func(), err error)
 	EachPrincipal(fn func(clientID string, p broker.Principal))
 	Snapshot() broker.StatsSnapshot
@@ -184,6 +188,9 @@ type Console struct {
 
 	shadowUpdates atomic.Uint64
 
+	passwordChecks chan struct{} // a slot per password check running (maxPasswordChecks)
+	signInRefusals rateLimitedLog
+
 	closeOnce sync.Once
 	closed    chan struct{} // closed by Close: live streams end
 }
@@ -202,7 +209,8 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	case deps.Admin.AccessKeyID == "" || deps.Admin.SecretAccessKey == "":
 		return nil, errors.New("console: Deps.Admin is required")
 	}
-	c := &Console{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now, closed: make(chan struct{})}
+	c := &Console{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now, closed: make(chan struct{}),
+		passwordChecks: make(chan struct{}, maxPasswordChecks)}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -210,6 +218,7 @@ func New(cfg Config, deps Deps) (*Console, error) {
 		c.now = time.Now
 	}
 	c.sessions.max = cfg.MaxSessions
+	c.downloads.ttl = downloadTTL
 	c.presence.init()
 	c.routes()
 	return c, nil
@@ -254,9 +263,14 @@ func (c *Console) Serve(ctx context.Context) error {
 func (c *Console) countShadowUpdate(*broker.Message) { c.shadowUpdates.Add(1) }
 
 // Close ends the live streams, so that an http.Server's Shutdown is not
-// held up by browsers that keep them open. Calling it again does nothing.
+// held up by browsers that keep them open, and wipes the device bundles
+// still waiting for their download (they hold private keys). Calling it
+// again does nothing.
 func (c *Console) Close() {
-	c.closeOnce.Do(func() { close(c.closed) })
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.downloads.close()
+	})
 }
 
 // Shutdown is Close, in the shape of the hub's components.

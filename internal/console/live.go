@@ -92,13 +92,27 @@ func writeEvent(w http.ResponseWriter, rc *http.ResponseController, event string
 // stream: GET api/stream?filter=F&filter=G -> Server-Sent Events: a
 // "message" event per matching message, "dropped" when a slow browser lost
 // messages (the buffer per stream is bounded), "error" for a bad filter.
+//
+// A browser must open it from the console's own pages: a request whose
+// Sec-Fetch-Site is there and says another site is refused. Shared
+// subscriptions ($share/...) are refused: the console would take a share of
+// the group's messages away from its members.
 func (c *Console) stream(w http.ResponseWriter, r *http.Request, _ *session) {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		writeError(w, http.StatusForbidden, "cross-origin request refused: Sec-Fetch-Site is "+site)
+		return
+	}
 	filters := r.URL.Query()["filter"]
 	if len(filters) == 0 || len(filters) > maxFilters {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("give 1 to %d topic filters", maxFilters))
 		return
 	}
 	for _, f := range filters {
+		if strings.HasPrefix(f, "$share/") {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("topic filter %q: shared subscriptions are refused: "+
+				"the console would take messages away from the group's members; subscribe to the topic filter without $share/{group}/", f))
+			return
+		}
 		if err := topic.ValidateFilter(f); err != nil {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("topic filter %q: %v", f, err))
 			return
@@ -179,10 +193,16 @@ type publishRequest struct {
 }
 
 // publish: POST api/publish {topic, qos, retain, payload, ...} publishes as
-// the hub's own service (no device policy applies: the console is admin).
+// the hub's own service (no device policy applies: the console is admin),
+// after the checks a device's PUBLISH gets: the topic name and its limits,
+// reserved topics, the payload size.
 func (c *Console) publish(w http.ResponseWriter, r *http.Request, _ *session) {
 	var in publishRequest
 	if !readJSON(w, r, &in) {
+		return
+	}
+	if err := c.deps.Broker.CheckClientPublish(in.Topic, len(in.Payload), in.Retain); err != nil {
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "broker: "))
 		return
 	}
 	if in.QoS > 1 {

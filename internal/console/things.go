@@ -275,12 +275,17 @@ func (c *Console) createThing(w http.ResponseWriter, r *http.Request, _ *session
 		files = append(files, extra...)
 	}
 	var zip bytes.Buffer
-	if err := devicebundle.WriteZip(&zip, in.Name, files, c.now()); err != nil {
+	folder := fileName(in.Name)
+	if err := devicebundle.WriteZip(&zip, folder, files, c.now()); err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	name := in.Name + ".zip"
-	id, expires := c.downloads.add(name, zip.Bytes(), c.now())
+	name := folder + ".zip"
+	id, expires, ok := c.downloads.add(name, zip.Bytes(), c.now())
+	if !ok {
+		writeError(w, http.StatusServiceUnavailable, "the console is shutting down; create a new certificate for the thing after the restart")
+		return
+	}
 	c.log.Info("console: created a device", "thing", in.Name, "cert_id", cert.ID, "thing_created", !existed)
 	writeJSON(w, http.StatusOK, createThingResponse{
 		Thing: in.Name, ThingCreated: !existed, CertificateID: cert.ID, Policy: c.cfg.DefaultPolicyName,
@@ -288,6 +293,11 @@ func (c *Console) createThing(w http.ResponseWriter, r *http.Request, _ *session
 		MosquittoPub: mosquittoPub(host, port, in.Name), Expires: expires.UnixMilli(),
 	})
 }
+
+// fileName is a thing name made safe as a file or folder name: AWS allows
+// ':' in thing names, which Windows and macOS Finder do not allow in file
+// names; it becomes '_'.
+func fileName(thing string) string { return strings.ReplaceAll(thing, ":", "_") }
 
 // listBoards: GET api/boards -> the boards the wizard can add a project for.
 func (c *Console) listBoards(w http.ResponseWriter, _ *http.Request, _ *session) {
@@ -337,6 +347,7 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request, _ *session) {
 		writeError(w, http.StatusGone, "this download is gone: the private key is offered once (create a new certificate for the thing)")
 		return
 	}
+	defer clear(d.data)
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+d.name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
@@ -354,19 +365,38 @@ type pending struct {
 	name    string
 	data    []byte
 	expires time.Time
+	timer   *time.Timer // removes and wipes the entry at expires
+}
+
+// wipe zeroes the bundle (its private key) and stops its timer.
+func (p *pending) wipe() {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	clear(p.data)
 }
 
 // downloads are device bundles waiting for their one download. They hold
-// private keys, so they are kept in memory only, briefly, and forgotten
-// once taken.
+// private keys, so they are kept in memory only, briefly: each is wiped
+// (its bytes zeroed) when its timer fires, when it is pushed out by newer
+// ones, and by close; the download handler wipes a taken one once sent.
 type downloads struct {
-	mu sync.Mutex
-	by map[string]*pending
+	ttl time.Duration // how long an entry waits; set by New
+
+	mu     sync.Mutex
+	by     map[string]*pending
+	closed bool // by close: nothing is kept any more
 }
 
-func (d *downloads) add(name string, data []byte, now time.Time) (string, time.Time) {
+// add keeps a bundle for its download and returns the download's id and
+// when it expires; ok is false (and data wiped) once the console is closed.
+func (d *downloads) add(name string, data []byte, now time.Time) (id string, expires time.Time, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.closed {
+		clear(data)
+		return "", time.Time{}, false
+	}
 	if d.by == nil {
 		d.by = map[string]*pending{}
 	}
@@ -378,29 +408,67 @@ func (d *downloads) add(name string, data []byte, now time.Time) (string, time.T
 				oldest = k
 			}
 		}
+		d.by[oldest].wipe()
 		delete(d.by, oldest)
 	}
-	id := randomToken()
-	p := &pending{name: name, data: data, expires: now.Add(downloadTTL)}
+	id = randomToken()
+	p := &pending{name: name, data: data, expires: now.Add(d.ttl)}
+	p.timer = time.AfterFunc(d.ttl, func() { d.expire(id, p) })
 	d.by[id] = p
-	return id, p.expires
+	return id, p.expires, true
 }
 
+// expire removes and wipes p, the entry of id, if it is still waiting.
+func (d *downloads) expire(id string, p *pending) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.by[id] == p {
+		delete(d.by, id)
+		clear(p.data)
+	}
+}
+
+// expireLocked removes the entries past their expiry by the console's clock
+// (which the timers do not follow). d.mu must be held.
 func (d *downloads) expireLocked(now time.Time) {
 	for k, v := range d.by {
 		if now.After(v.expires) {
+			v.wipe()
 			delete(d.by, k)
 		}
 	}
 }
 
+// take removes the entry of id and returns it; the caller wipes it once
+// sent.
 func (d *downloads) take(id string, now time.Time) (*pending, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.expireLocked(now)
 	p, ok := d.by[id]
-	delete(d.by, id)
+	if ok {
+		p.timer.Stop()
+		delete(d.by, id)
+	}
 	return p, ok
+}
+
+// close wipes every waiting bundle, stops their timers and keeps no more.
+func (d *downloads) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	for k, v := range d.by {
+		v.wipe()
+		delete(d.by, k)
+	}
+}
+
+// len returns how many bundles wait.
+func (d *downloads) len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.by)
 }
 
 // setCertificateStatus: POST api/certificates/{id}/status {status} ->

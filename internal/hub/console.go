@@ -84,13 +84,21 @@ func withConsole(api http.Handler, con *console.Console) http.Handler {
 	})
 }
 
-// consoleComponent runs the console's lifecycle-event follower; its
-// shutdown ends the live streams before the HTTP servers drain (components
-// are drained in reverse order, and this one comes after the listeners).
 // consoleOnly serves the console and nothing else (the plain HTTP listener
-// on loopback): other paths are sent to the console's start page.
+// on loopback): other paths are sent to the console's start page. A request
+// must name a loopback host (localhost, 127.0.0.1 or ::1): a web page whose
+// DNS name is rebound to 127.0.0.1 still sends its own name as the Host, and
+// is answered 421 Misdirected Request.
 func consoleOnly(con *console.Console) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusMisdirectedRequest)
+			_ = json.NewEncoder(w).Encode(struct {
+				Message string `json:"message"`
+			}{"the console on plain HTTP answers only to localhost, 127.0.0.1 or [::1], not to " + strconv.Quote(r.Host)})
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, console.Prefix) {
 			con.ServeHTTP(w, r)
 			return
@@ -99,6 +107,24 @@ func consoleOnly(con *console.Console) http.Handler {
 	})
 }
 
+// loopbackHost reports whether host, a request's Host with or without a
+// port, is localhost, 127.0.0.1 or ::1.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	switch strings.ToLower(strings.TrimSuffix(host, ".")) {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}
+
+// consoleComponent runs the console's lifecycle-event follower; its
+// shutdown ends the live streams before the HTTP servers drain (components
+// are drained in reverse order, and this one comes after the listeners).
 func consoleComponent(con *console.Console) component {
 	return component{name: "console", serve: con.Serve, shutdown: con.Shutdown}
 }
