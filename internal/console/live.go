@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -108,40 +107,17 @@ func (c *Console) stream(w http.ResponseWriter, r *http.Request, _ *session) {
 		return
 	}
 	for _, f := range filters {
-		if strings.HasPrefix(f, "$share/") {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("topic filter %q: shared subscriptions are refused: "+
-				"the console would take messages away from the group's members; subscribe to the topic filter without $share/{group}/", f))
-			return
-		}
 		if err := topic.ValidateFilter(f); err != nil {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("topic filter %q: %v", f, err))
 			return
 		}
 	}
-	msgs := make(chan *broker.Message, c.cfg.StreamBuffer)
-	var dropped atomic.Uint64
-	for i, f := range filters {
-		earlier := filters[:i]
-		unsub, err := c.deps.Broker.Subscribe(f, func(m *broker.Message) {
-			// A message matching several filters is shown once: by the
-			// first filter that matches it.
-			for _, e := range earlier {
-				if topic.Match(e, m.Topic) {
-					return
-				}
-			}
-			select {
-			case msgs <- m:
-			default:
-				dropped.Add(1)
-			}
-		})
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		defer unsub()
+	tap, err := broker.NewTap(c.deps.Broker, filters, c.cfg.StreamBuffer)
+	if err != nil { // a $share/ filter
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("%v; subscribe to the topic filter without $share/{group}/", err))
+		return
 	}
+	defer tap.Close()
 	rc, ok := sse(w)
 	if !ok {
 		return
@@ -155,12 +131,12 @@ func (c *Console) stream(w http.ResponseWriter, r *http.Request, _ *session) {
 	var reported uint64
 	for {
 		select {
-		case m := <-msgs:
+		case m := <-tap.C:
 			if err := writeEvent(w, rc, "message", toStream(m)); err != nil {
 				return
 			}
 		case <-tick.C:
-			if d := dropped.Load(); d != reported {
+			if d := tap.Dropped(); d != reported {
 				if err := writeEvent(w, rc, "dropped", struct {
 					Dropped uint64 `json:"dropped"`
 				}{d}); err != nil {

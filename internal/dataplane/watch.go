@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/thingcore/thingcore/internal/broker"
 	"github.com/thingcore/thingcore/internal/httpapi"
+	"github.com/thingcore/thingcore/internal/mqtt/topic"
 )
 
 // WatchPath is thingcore's own streaming endpoint, not an AWS operation:
@@ -88,29 +87,16 @@ func (d *DataPlane) watch(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer done()
 
-	queue := make(chan *broker.Message, d.cfg.WatchBuffer)
-	var dropped atomic.Int64
-	enqueue := func(m *broker.Message) { // on the publisher's goroutine: never blocks
-		select {
-		case queue <- m:
-		default:
-			dropped.Add(1)
-		}
-	}
 	for _, f := range filters {
-		if strings.HasPrefix(f, "$share/") {
-			// An in-process subscription would join the group and take
-			// messages away from its members.
-			return invalid("filter %q is a shared subscription; watching it would take messages from the group's members", f)
-		}
-	}
-	for _, f := range filters {
-		unsub, err := d.deps.Broker.Subscribe(f, enqueue)
-		if err != nil {
+		if err := topic.ValidateFilter(f); err != nil {
 			return invalid("filter %q is not a valid topic filter", f).WithCause(err)
 		}
-		defer unsub()
 	}
+	tap, err := broker.NewTap(d.deps.Broker, filters, d.cfg.WatchBuffer)
+	if err != nil {
+		return invalid("%v", err) // a $share/ filter
+	}
+	defer tap.Close()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -126,6 +112,7 @@ func (d *DataPlane) watch(w http.ResponseWriter, r *http.Request) error {
 
 	keepAlive := time.NewTicker(watchKeepAlive)
 	defer keepAlive.Stop()
+	var reported uint64 // drops already told
 	for {
 		var err error
 		select {
@@ -133,11 +120,12 @@ func (d *DataPlane) watch(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		case <-keepAlive.C:
 			_, err = fmt.Fprint(w, ": keep-alive\n\n")
-		case m := <-queue:
-			if n := dropped.Swap(0); n > 0 {
-				if _, err = fmt.Fprintf(w, "event: dropped\ndata: {\"dropped\":%d}\n\n", n); err != nil {
+		case m := <-tap.C:
+			if n := tap.Dropped(); n > reported {
+				if _, err = fmt.Fprintf(w, "event: dropped\ndata: {\"dropped\":%d}\n\n", n-reported); err != nil {
 					break
 				}
+				reported = n
 			}
 			err = writeEvent(w, m)
 		}
