@@ -264,14 +264,11 @@ func shadowWatchCommand() *command {
 					prefix += "/name/" + *name
 				}
 				filters := []string{prefix + "/update/delta", prefix + "/update/documents", prefix + "/delete/accepted"}
+				jsonLines := &messagePrinter{w: e.stdout, json: true}
 				return dc.watch(ctx, e, filters, "Watching the shadow of "+shadowLabel(args[0], *name), *count, func(ev dataplane.WatchEvent) error {
 					suffix := strings.TrimPrefix(ev.Topic, prefix+"/")
 					if dc.output == outputJSON {
-						payload := json.RawMessage(ev.Payload)
-						if !json.Valid(ev.Payload) {
-							payload, _ = json.Marshal(string(ev.Payload))
-						}
-						return writeJSONLine(e, map[string]any{"topic": ev.Topic, "timestamp": ev.Timestamp, "payload": payload})
+						return jsonLines.print(ev.Topic, ev.Payload, time.UnixMilli(ev.Timestamp))
 					}
 					fmt.Fprintf(e.stdout, "%s  %-16s %s\n", time.UnixMilli(ev.Timestamp).Format("15:04:05.000"), suffix, ev.Payload)
 					return nil
@@ -279,16 +276,6 @@ func shadowWatchCommand() *command {
 			})
 		},
 	}
-}
-
-// writeJSONLine writes v as one line of JSON.
-func writeJSONLine(e *env, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(e.stdout, "%s\n", b)
-	return err
 }
 
 // watch streams the broker messages matching filters from the hub's watch
