@@ -208,7 +208,7 @@ func (s *Store) notify(targets []string) {
 
 // PolicyARN returns the ARN of the policy with this name.
 func (s *Store) PolicyARN(name string) string {
-	return "arn:aws:iot:" + s.cfg.Region + ":" + s.cfg.AccountID + ":policy/" + name
+	return policy.ARN(s.cfg.Region, s.cfg.AccountID, "policy", name)
 }
 
 // now returns the time at millisecond precision in UTC, without a
