@@ -18,7 +18,9 @@ func (s *Service) onMessage(m *broker.Message) {
 	if !ok {
 		return
 	}
-	r := request{op: o, id: id, body: bytes.Clone(m.Payload), clientID: m.PublisherID}
+	// The message is immutable once routed (broker.Message), so the request
+	// keeps its payload without a copy.
+	r := request{op: o, id: id, body: m.Payload, clientID: m.PublisherID}
 	if err := id.validate(); err != nil {
 		s.answer(r, nil, err)
 		return
