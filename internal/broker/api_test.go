@@ -61,6 +61,45 @@ func TestInProcessAPI(t *testing.T) {
 			}
 		}
 	})
+	t.Run("has-subscribers", func(t *testing.T) {
+		srv := start(t, noRate())
+		const name = "$aws/things/t1/shadow/update/documents"
+		if srv.Broker.HasSubscribers(name) {
+			t.Fatal("HasSubscribers with no subscription = true")
+		}
+		c := rawClient(t, srv.Addr, packet.Version5, "watcher")
+		c.sub("#", 1) // a root wildcard does not match $ topics
+		if srv.Broker.HasSubscribers(name) {
+			t.Fatal("HasSubscribers with only # = true, want false ($ topics)")
+		}
+		cases := []struct {
+			name   string
+			filter string
+		}{
+			{"client-wildcard", "$aws/things/+/shadow/update/documents"},
+			{"client-shared", "$share/g/$aws/things/t1/shadow/#"},
+		}
+		for _, tc := range cases {
+			cl := rawClient(t, srv.Addr, packet.Version5, "c-"+tc.name)
+			cl.sub(tc.filter, 1)
+			if !srv.Broker.HasSubscribers(name) {
+				t.Fatalf("%s: HasSubscribers = false after subscribing %s", tc.name, tc.filter)
+			}
+			cl.conn.Close()
+			waitDisconnected(t, srv, "c-"+tc.name)
+		}
+		unsub, err := srv.Broker.Subscribe("$aws/things/t1/shadow/update/+", func(*broker.Message) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !srv.Broker.HasSubscribers(name) {
+			t.Fatal("HasSubscribers = false with an in-process subscriber")
+		}
+		unsub()
+		if srv.Broker.HasSubscribers(name) {
+			t.Fatal("HasSubscribers = true after the last subscriber left")
+		}
+	})
 	t.Run("publish-invalid-topic", func(t *testing.T) {
 		srv := start(t, noRate())
 		if err := srv.Broker.Publish(&broker.Message{Topic: "a/+"}); err == nil {

@@ -50,3 +50,25 @@ func (b *Broker) Subscribe(filter string, handler func(*Message)) (unsubscribe f
 	b.subs.Subscribe(filter, s, subOptions{qos: 2})
 	return func() { b.subs.Unsubscribe(filter, s) }, nil
 }
+
+// HasSubscribers reports whether a message published to topicName now could
+// reach anyone: a matching subscription of a connected or persistent
+// session, an in-process subscriber, or another cluster node (with a
+// Forwarder it always reports true, since remote interest is not known
+// here). Services use it to skip building messages nobody receives; a
+// subscriber that arrives right after the check misses the message, as it
+// would have missed it a moment earlier.
+func (b *Broker) HasSubscribers(topicName string) bool {
+	if b.deps.Forwarder != nil {
+		return true
+	}
+	found := false
+	b.subs.Match(topicName,
+		func(*session, subOptions) { found = true },
+		func(_ string, members []topic.Member[*session, subOptions]) {
+			if len(members) > 0 {
+				found = true
+			}
+		})
+	return found
+}
