@@ -22,6 +22,7 @@ type Document struct {
 	mdDesired  map[string]any
 	mdReported map[string]any
 	deletedAt  int64 // epoch seconds of the last Delete; 0 when never deleted
+	stateSize  int   // compact size of desired + reported, as of the last Accept; sizes buffers
 }
 
 // Exists reports whether the shadow exists: it has had an accepted update
@@ -41,19 +42,26 @@ func (d *Document) DeletedAt() time.Time {
 	return time.Unix(d.deletedAt, 0)
 }
 
-// Apply merges u into d at time now (reference §1.10, §1.11, §1.12) and
-// returns the update/accepted, update/documents and update/delta bodies;
-// delta is nil when the merged document has no delta (§1.6: published
-// after every accepted update whose delta is non-empty). On error d is
-// unchanged.
+// Change is an update that Accept took. Its response bodies are built on
+// demand, so that a service builds only those somebody receives. A Change
+// stays valid after later changes to the Document: documents share maps,
+// and no map of a document is modified once it is part of one.
+type Change struct {
+	u          *Update
+	prev, next Document
+	ts         int64
+}
+
+// Accept merges u into d at time now (reference §1.10, §1.11, §1.12) and
+// returns the change. On error d is unchanged.
 //
 // The caller must answer 404 NotFound itself when d does not exist and
 // u.HasVersion (§1.8: an update with a version on a missing shadow behaves
-// as not found); Apply has no shadow name to put in the message.
-func (d *Document) Apply(u *Update, now time.Time, lim Limits) (accepted, documents, delta []byte, err *Error) {
+// as not found); Accept has no shadow name to put in the message.
+func (d *Document) Accept(u *Update, now time.Time, lim Limits) (*Change, *Error) {
 	lim = lim.withDefaults()
 	if u.HasVersion && u.Version != d.version {
-		return nil, nil, nil, &Error{Code: 409, Message: MsgVersionConflict, ClientToken: u.ClientToken}
+		return nil, &Error{Code: 409, Message: MsgVersionConflict, ClientToken: u.ClientToken}
 	}
 	ts := now.Unix()
 	next := Document{exists: true, version: d.version + 1}
@@ -61,43 +69,72 @@ func (d *Document) Apply(u *Update, now time.Time, lim Limits) (accepted, docume
 		next.desired, next.mdDesired = mergeSection(d.desired, d.mdDesired, u.desired, ts)
 		next.reported, next.mdReported = mergeSection(d.reported, d.mdReported, u.reported, ts)
 	}
-	if sectionSize(next.desired)+sectionSize(next.reported) > lim.MaxBytes {
-		return nil, nil, nil, &Error{Code: 413, Message: MsgTooLarge, ClientToken: u.ClientToken}
+	next.stateSize = sectionSize(next.desired) + sectionSize(next.reported)
+	if next.stateSize > lim.MaxBytes {
+		return nil, &Error{Code: 413, Message: MsgTooLarge, ClientToken: u.ClientToken}
 	}
-
-	accepted = u.acceptedJSON(next.version, ts)
-
-	// update/documents (§1.7). previous is left out for a new shadow:
-	// UNCONFIRMED whether AWS sends "previous":null (§5.5).
-	documents = append(documents, '{')
-	if d.exists {
-		documents = append(documents, `"previous":`...)
-		documents = d.appendStored(documents)
-		documents = append(documents, ',')
-	}
-	documents = append(documents, `"current":`...)
-	documents = next.appendStored(documents)
-	documents = appendTail(documents, ts, u.ClientToken)
-
-	if ds, dm := computeDelta(next.desired, next.reported, next.mdDesired); len(ds) > 0 {
-		// §1.6 field order: version, timestamp, state, metadata, clientToken.
-		delta = append(delta, `{"version":`...)
-		delta = strconv.AppendInt(delta, next.version, 10)
-		delta = append(delta, `,"timestamp":`...)
-		delta = strconv.AppendInt(delta, ts, 10)
-		delta = append(delta, `,"state":`...)
-		delta = appendValue(delta, ds)
-		delta = append(delta, `,"metadata":`...)
-		delta = appendMeta(delta, dm)
-		if u.ClientToken != "" {
-			delta = append(delta, `,"clientToken":`...)
-			delta = appendString(delta, u.ClientToken)
-		}
-		delta = append(delta, '}')
-	}
+	c := &Change{u: u, prev: *d, next: next, ts: ts}
 	*d = next
-	return accepted, documents, delta, nil
+	return c, nil
 }
+
+// Accepted is the update/accepted body (§1.5).
+func (c *Change) Accepted() []byte { return c.u.acceptedJSON(c.next.version, c.ts) }
+
+// Documents is the update/documents body (§1.7). previous is left out for
+// a new shadow: UNCONFIRMED whether AWS sends "previous":null (§5.5).
+func (c *Change) Documents() []byte {
+	b := make([]byte, 0, c.prev.encodedSizeHint()+c.next.encodedSizeHint()+64)
+	b = append(b, '{')
+	if c.prev.exists {
+		b = append(b, `"previous":`...)
+		b = c.prev.appendStored(b)
+		b = append(b, ',')
+	}
+	b = append(b, `"current":`...)
+	b = c.next.appendStored(b)
+	return appendTail(b, c.ts, c.u.ClientToken)
+}
+
+// Delta is the update/delta body (§1.6), or nil when the document after the
+// change has no delta: delta is published after every accepted update
+// whose delta is non-empty.
+func (c *Change) Delta() []byte {
+	ds, dm := computeDelta(c.next.desired, c.next.reported, c.next.mdDesired)
+	if len(ds) == 0 {
+		return nil
+	}
+	// §1.6 field order: version, timestamp, state, metadata, clientToken.
+	b := make([]byte, 0, c.next.encodedSizeHint())
+	b = append(b, `{"version":`...)
+	b = strconv.AppendInt(b, c.next.version, 10)
+	b = append(b, `,"timestamp":`...)
+	b = strconv.AppendInt(b, c.ts, 10)
+	b = append(b, `,"state":`...)
+	b = appendValue(b, ds)
+	b = append(b, `,"metadata":`...)
+	b = appendMeta(b, dm)
+	if c.u.ClientToken != "" {
+		b = append(b, `,"clientToken":`...)
+		b = appendString(b, c.u.ClientToken)
+	}
+	return append(b, '}')
+}
+
+// Apply is Accept with every response body built: update/accepted,
+// update/documents and update/delta (nil when there is no delta).
+func (d *Document) Apply(u *Update, now time.Time, lim Limits) (accepted, documents, delta []byte, err *Error) {
+	c, err := d.Accept(u, now, lim)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c.Accepted(), c.Documents(), c.Delta(), nil
+}
+
+// encodedSizeHint estimates the size of d's state and metadata written
+// out, to size buffers: a metadata leaf ({"timestamp":T}) is about twice a
+// short state leaf.
+func (d *Document) encodedSizeHint() int { return 3*d.stateSize + 96 }
 
 // Get returns the get/accepted body (§1.4): state with desired, reported
 // and delta when non-empty, metadata for desired and reported, version,
@@ -171,7 +208,8 @@ func opt(m map[string]any) any {
 // acceptedJSON renders update/accepted (§1.5): the request state echoed,
 // metadata for exactly those fields stamped ts, the new version.
 func (u *Update) acceptedJSON(version, ts int64) []byte {
-	b := []byte(`{"state":`)
+	b := make([]byte, 0, 3*u.size+96)
+	b = append(b, `{"state":`...)
 	if u.stateNull {
 		b = append(b, `null,"metadata":{"timestamp":`...)
 		b = strconv.AppendInt(b, ts, 10)

@@ -79,7 +79,8 @@ func appendValue(b []byte, v any) []byte {
 		return append(b, ']')
 	case map[string]any:
 		b = append(b, '{')
-		for i, k := range sortedKeys(v) {
+		var buf [16]string
+		for i, k := range sortedKeys(v, buf[:]) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -111,7 +112,8 @@ func appendMeta(b []byte, m any) []byte {
 		return append(b, ']')
 	case map[string]any:
 		b = append(b, '{')
-		for i, k := range sortedKeys(m) {
+		var buf [16]string
+		for i, k := range sortedKeys(m, buf[:]) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -124,8 +126,10 @@ func appendMeta(b []byte, m any) []byte {
 	panic("shadow: unexpected metadata type")
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
+// sortedKeys returns m's keys in order, in buf when they fit (a caller's
+// array on its stack saves an allocation per object).
+func sortedKeys(m map[string]any, buf []string) []string {
+	keys := buf[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -58,6 +59,7 @@ type Update struct {
 	HasVersion bool
 
 	stateNull bool // {"state": null}: clear both sections
+	size      int  // the request's size in bytes; sizes response buffers
 	desired   part
 	reported  part
 }
@@ -74,55 +76,53 @@ func ParseUpdate(body []byte, lim Limits) (*Update, *Error) {
 		// inferred from the 415 message in the catalogue (§1.9).
 		return nil, &Error{Code: 415, Message: MsgUnsupportedEnc}
 	}
-	// Unmarshal checks the whole body's syntax before decoding; valid JSON
-	// that is not an object is Invalid JSON too.
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil || top == nil {
+	// One pass over the whole body checks its syntax and decodes it; valid
+	// JSON that is not an object is Invalid JSON too.
+	v, err := parseValue(body)
+	top, isObject := v.(map[string]any)
+	if err != nil || !isObject {
 		return nil, badRequest(MsgInvalidJSON)
 	}
-	u := &Update{}
+	u := &Update{size: len(body)}
 
-	if raw, ok := top["clientToken"]; ok {
-		var tok string
-		if err := json.Unmarshal(raw, &tok); err != nil || isNull(raw) || len(tok) > maxClientTokenBytes {
+	if tv, ok := top["clientToken"]; ok {
+		tok, isString := tv.(string)
+		if !isString || len(tok) > maxClientTokenBytes {
 			return nil, badRequest(MsgInvalidClientToken)
 		}
 		u.ClientToken = tok
 	}
 	fail := func(e *Error) (*Update, *Error) { return nil, e.withToken(u.ClientToken) }
 
-	if raw, ok := top["version"]; ok {
-		var n json.Number
-		if err := json.Unmarshal(raw, &n); err != nil || isNull(raw) || raw[0] == '"' {
+	if vv, ok := top["version"]; ok {
+		n, isNumber := vv.(json.Number)
+		if !isNumber {
 			return fail(badRequest(MsgInvalidVersion))
 		}
-		v, err := strconv.ParseInt(n.String(), 10, 64)
+		v, err := strconv.ParseInt(string(n), 10, 64)
 		if err != nil || v < 0 {
 			return fail(badRequest(MsgInvalidVersion))
 		}
 		u.Version, u.HasVersion = v, true
 	}
 
-	raw, ok := top["state"]
+	sv, ok := top["state"]
 	if !ok {
 		return fail(badRequest(MsgMissingState))
 	}
-	if isNull(raw) {
+	if sv == nil {
 		u.stateNull = true
 		return u, nil
 	}
-	if raw[0] != '{' {
+	state, isObject := sv.(map[string]any)
+	if !isObject {
 		return fail(badRequest(MsgStateNotObject))
-	}
-	var state map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &state); err != nil {
-		return fail(badRequest(MsgInvalidJSON))
 	}
 	for k := range state {
 		if k != "desired" && k != "reported" {
 			// AWS names the first such key in document order, which the
 			// map has lost: read the keys again, in order.
-			if bad, ok := firstInvalidNode(raw); ok {
+			if bad, ok := firstInvalidNode(body); ok {
 				return fail(badRequest(fmt.Sprintf(MsgInvalidNode, bad)))
 			}
 		}
@@ -142,12 +142,15 @@ func ParseUpdate(body []byte, lim Limits) (*Update, *Error) {
 	return u, nil
 }
 
-func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
-
-// firstInvalidNode returns the first key of the state object, in document
-// order, that is neither desired nor reported.
-func firstInvalidNode(raw json.RawMessage) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
+// firstInvalidNode returns the first key of the body's state object, in
+// document order, that is neither desired nor reported. It runs only for a
+// request that has such a key, so it may read the body again.
+func firstInvalidNode(body []byte) (string, bool) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return "", false
+	}
+	dec := json.NewDecoder(bytes.NewReader(top["state"]))
 	if _, err := dec.Token(); err != nil { // '{'
 		return "", false
 	}
@@ -168,22 +171,17 @@ func firstInvalidNode(raw json.RawMessage) (string, bool) {
 	return "", false
 }
 
-func parsePart(state map[string]json.RawMessage, key, notObject string, lim Limits) (part, *Error) {
-	raw, ok := state[key]
+func parsePart(state map[string]any, key, notObject string, lim Limits) (part, *Error) {
+	v, ok := state[key]
 	if !ok {
 		return part{}, nil
 	}
-	if isNull(raw) {
+	if v == nil {
 		return part{present: true, null: true}, nil
 	}
-	if raw[0] != '{' {
+	m, isObject := v.(map[string]any)
+	if !isObject {
 		return part{}, badRequest(notObject)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return part{}, badRequest(MsgInvalidJSON)
 	}
 	if depth(m) > lim.MaxDepth {
 		return part{}, badRequest(MsgTooDeep)
@@ -246,5 +244,15 @@ func sectionSize(m map[string]any) int {
 	if len(m) == 0 {
 		return 0
 	}
-	return len(appendValue(nil, m))
+	bp := sizeScratch.Get().(*[]byte)
+	b := appendValue((*bp)[:0], m)
+	n := len(b)
+	if cap(b) <= 16<<10 { // keep the pool's buffers small
+		*bp = b
+	}
+	sizeScratch.Put(bp)
+	return n
 }
+
+// sizeScratch holds buffers sectionSize writes into and throws away.
+var sizeScratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}

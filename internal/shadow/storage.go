@@ -17,7 +17,8 @@ import (
 // seconds) says since when. The form is stable: keys are
 // sorted and numbers are kept as written.
 func (d *Document) Marshal() []byte {
-	b := []byte(`{"state":`)
+	b := make([]byte, 0, d.encodedSizeHint()+32)
+	b = append(b, `{"state":`...)
 	b = appendSections(b, false, section{"desired", opt(d.desired)}, section{"reported", opt(d.reported)})
 	b = append(b, `,"metadata":`...)
 	b = appendSections(b, true, section{"desired", opt(d.mdDesired)}, section{"reported", opt(d.mdReported)})
@@ -74,6 +75,7 @@ func Unmarshal(data []byte) (*Document, error) {
 	if s.Deleted && (d.desired != nil || d.reported != nil) {
 		return nil, fmt.Errorf("%w: deleted document has state", ErrInvalidStored)
 	}
+	d.stateSize = sectionSize(d.desired) + sectionSize(d.reported)
 	return d, nil
 }
 
