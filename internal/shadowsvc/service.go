@@ -73,6 +73,9 @@ func (c Config) withDefaults() Config {
 type Broker interface {
 	Publish(m *broker.Message) error
 	Subscribe(filter string, handler func(*broker.Message)) (unsubscribe func(), err error)
+	// HasSubscribers reports whether a message to topicName could reach
+	// anyone; responses nobody receives are not built.
+	HasSubscribers(topicName string) bool
 }
 
 // Bucket is the key-value bucket shadows are stored in (a *kvstore.Bucket).

@@ -475,3 +475,45 @@ func TestBatchCommit(t *testing.T) {
 		}
 	}
 }
+
+// Bodies nobody subscribes to are not built or published: with only
+// update/accepted subscribed, an update that has a delta publishes accepted
+// alone; once documents and delta have subscribers, they get them too.
+func TestResponsesOnlyForSubscribers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noSub: true})
+	got := make(chan string, 16)
+	sub := func(filter string) {
+		if _, err := f.b.Subscribe(filter, func(m *broker.Message) { got <- m.Topic }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := func() string {
+		t.Helper()
+		select {
+		case topic := <-got:
+			return topic
+		case <-time.After(5 * time.Second):
+			t.Fatal("no response")
+			return ""
+		}
+	}
+	const p = "$aws/things/lamp/shadow/update"
+	sub(p + "/accepted")
+	f.publish(p, `{"state":{"desired":{"led":"on"}}}`)
+	if topic := next(); topic != p+"/accepted" {
+		t.Fatalf("got %s, want accepted", topic)
+	}
+	sub(p + "/documents")
+	sub(p + "/delta")
+	f.publish(p, `{"state":{"desired":{"led":"off"}}}`)
+	for _, want := range []string{"/accepted", "/documents", "/delta"} {
+		if topic := next(); topic != p+want {
+			t.Fatalf("got %s, want %s", topic, p+want)
+		}
+	}
+	// Two requests, one response to the first, three to the second.
+	if n := f.b.Snapshot().MessagesIn; n != 6 {
+		t.Fatalf("broker routed %d messages, want 6 (no documents or delta before they had subscribers)", n)
+	}
+}

@@ -132,6 +132,9 @@ type outcome struct {
 type message struct {
 	topic   string
 	payload []byte
+	// build, when set, makes the payload at publish time, and only if the
+	// topic has subscribers; a nil payload from it means nothing to send.
+	build func() []byte
 }
 
 // finish publishes o's messages, then answers r: to the API caller, or on
@@ -146,7 +149,16 @@ func (w *worker) finish(r request, o outcome) {
 		w.deletes.Add(1)
 	}
 	for _, m := range o.pubs {
-		w.s.publish(m.topic, m.payload)
+		payload := m.payload
+		if m.build != nil {
+			if !w.s.deps.Broker.HasSubscribers(m.topic) {
+				continue
+			}
+			if payload = m.build(); payload == nil {
+				continue
+			}
+		}
+		w.s.publish(m.topic, payload)
 	}
 	if r.reply != nil {
 		r.reply <- o.result
@@ -180,7 +192,7 @@ func (w *worker) decide(r request, doc *shadow.Document, now time.Time) (o outco
 			return fail(notFound(r.id, token))
 		}
 		body := doc.Delete(token, now)
-		return outcome{result: result{body: body}, pubs: []message{{r.id.prefix() + "/delete/accepted", body}}}, true
+		return outcome{result: result{body: body}, pubs: []message{{topic: r.id.prefix() + "/delete/accepted", payload: body}}}, true
 
 	case opUpdate:
 		u, serr := shadow.ParseUpdate(r.body, w.s.cfg.Limits)
@@ -195,15 +207,22 @@ func (w *worker) decide(r request, doc *shadow.Document, now time.Time) (o outco
 				*doc = shadow.Document{} // versions start again (§1.8)
 			}
 		}
-		accepted, documents, delta, serr := doc.Apply(u, now, w.s.cfg.Limits)
+		c, serr := doc.Accept(u, now, w.s.cfg.Limits)
 		if serr != nil {
 			return fail(serr)
 		}
-		// Order as on AWS: accepted, then documents, then delta.
+		// Order as on AWS: accepted, then documents, then delta. The bodies
+		// are built when they are published, and only for topics somebody
+		// subscribes to; an API caller gets the accepted body either way.
 		p := r.id.prefix()
-		o := outcome{result: result{body: accepted}, pubs: []message{{p + "/update/accepted", accepted}, {p + "/update/documents", documents}}}
-		if delta != nil {
-			o.pubs = append(o.pubs, message{p + "/update/delta", delta})
+		o := outcome{pubs: []message{
+			{topic: p + "/update/accepted", build: c.Accepted},
+			{topic: p + "/update/documents", build: c.Documents},
+			{topic: p + "/update/delta", build: c.Delta},
+		}}
+		if r.reply != nil {
+			o.body = c.Accepted()
+			o.pubs[0] = message{topic: o.pubs[0].topic, payload: o.body}
 		}
 		return o, true
 	}
