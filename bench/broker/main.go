@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/thingcore/thingcore/internal/broker"
+	"github.com/thingcore/thingcore/internal/gcfloor"
 	"github.com/thingcore/thingcore/internal/memtrim"
 	"github.com/thingcore/thingcore/internal/transport"
 )
@@ -182,9 +183,11 @@ func run(ctx context.Context, log *slog.Logger, addr, caFile string, certFiles, 
 	errs := make(chan error, 2)
 	wg.Go(func() { errs <- b.Serve(ctx) })
 	wg.Go(func() { errs <- l.Serve(ctx) })
-	// The hub returns memory after bursts the same way (internal/memtrim).
+	// The hub returns memory after bursts the same way (internal/memtrim),
+	// and paces its garbage collector with the same floor (internal/gcfloor).
 	trimCtx, stopTrim := context.WithCancel(ctx)
 	wg.Go(func() { memtrim.Run(trimCtx, 0, log) })
+	wg.Go(func() { gcfloor.Run(trimCtx, gcfloor.Floor(gcfloor.DefaultFloor), log) })
 	log.Warn("bench broker ready: allow-all authentication, not for devices", "addr", l.Addr().String())
 
 	var first error

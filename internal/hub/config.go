@@ -71,6 +71,14 @@ type Config struct {
 	// KVSyncInterval is how often the store fsyncs. Default 1s.
 	KVSyncInterval time.Duration `json:"kv_sync_interval"`
 
+	// GCHeapFloorMiB lets the Go heap grow to this many MiB before the
+	// garbage collector runs (internal/gcfloor), bounded by an eighth of
+	// the machine's memory: fewer collections under load, at the price of
+	// memory, which is given back once the hub is quiet. 0 means the
+	// default, 256; -1 turns it off, as do GOGC or GOMEMLIMIT in the
+	// environment.
+	GCHeapFloorMiB int `json:"gc_heap_floor_mib"`
+
 	// InsecureAllowAll authorizes every action of every authenticated
 	// device, bypassing policies. For tests and experiments only; the hub
 	// logs a warning at start. Default false.
@@ -169,6 +177,9 @@ func (c Config) Validate() error {
 	}
 	if c.ConsoleHTTPAddr != "" && !isLoopbackAddr(c.ConsoleHTTPAddr) {
 		errs = append(errs, fmt.Errorf("console_http_addr %q: plain HTTP is for local use; want a loopback address such as 127.0.0.1:8080", c.ConsoleHTTPAddr))
+	}
+	if c.GCHeapFloorMiB < -1 {
+		errs = append(errs, fmt.Errorf("gc_heap_floor_mib is %d; want -1 (off), 0 (default) or a size in MiB", c.GCHeapFloorMiB))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("hub: config: %w", errors.Join(errs...))

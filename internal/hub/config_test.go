@@ -68,3 +68,23 @@ func TestConsoleHTTPAddrLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestGCHeapFloorValidation(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		floor int
+		ok    bool
+	}{
+		{"default", 0, true},
+		{"off", -1, true},
+		{"size", 512, true},
+		{"below off", -2, false},
+	} {
+		cfg := hub.DefaultConfig()
+		cfg.GCHeapFloorMiB = tc.floor
+		if err := cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%s: Validate with gc_heap_floor_mib %d = %v, want ok %v", tc.name, tc.floor, err, tc.ok)
+		}
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/thingcore/thingcore/internal/brokerstore"
 	"github.com/thingcore/thingcore/internal/console"
 	"github.com/thingcore/thingcore/internal/dataplane"
+	"github.com/thingcore/thingcore/internal/gcfloor"
 	"github.com/thingcore/thingcore/internal/httpapi"
 	"github.com/thingcore/thingcore/internal/kvstore"
 	"github.com/thingcore/thingcore/internal/lifecycle"
@@ -266,6 +267,15 @@ func (h *Hub) Serve(ctx context.Context) (err error) {
 		memtrim.Run(ctx, 0, h.log)
 		return nil
 	}})
+	if floor := cfg.GCHeapFloorMiB; floor >= 0 {
+		if floor == 0 {
+			floor = gcfloor.DefaultFloor >> 20
+		}
+		comps = append(comps, component{name: "gcfloor", serve: func(ctx context.Context) error {
+			gcfloor.Run(ctx, gcfloor.Floor(uint64(floor)<<20), h.log)
+			return nil
+		}})
+	}
 	return h.run(ctx, comps)
 }
 
