@@ -25,7 +25,7 @@ mkdir -p "$out"
 go build -o "$out/thingcore" ./cmd/thingcore
 go build -o "$out/loadgen" ./bench/loadgen
 
-THINGCORE_CPUPROFILE="${THINGCORE_CPUPROFILE:-}" "$out/thingcore" serve --data-dir "$out/data" --mqtt-addr "$mqtt" --https-addr "$https" \
+THINGCORE_CPUPROFILE="${THINGCORE_CPUPROFILE:-}" THINGCORE_MEMPROFILE="${THINGCORE_MEMPROFILE:-}" "$out/thingcore" serve --data-dir "$out/data" --mqtt-addr "$mqtt" --https-addr "$https" \
 	--server-name 127.0.0.1 --insecure-allow-all --log-level warn 2>"$out/thingcore.log" &
 hub=$!
 trap 'kill "$hub" 2>/dev/null || true; wait "$hub" 2>/dev/null || true' EXIT
@@ -41,5 +41,5 @@ done
 
 "$out/loadgen" shadow -addr "$mqtt" -ca "$out/device/root-CA.pem" \
 	-cert "$out/device/certificate.pem.crt" -key "$out/device/private.pem.key" \
-	-prefix bench -n "$things" -c 50 -rate "$rate" -duration "$duration" -warmup 3s -qos "$qos" -pid "$hub" |
+	-prefix bench -n "$things" -c 50 -rate "$rate" -duration "$duration" -warmup 3s -qos "$qos" -pid "$hub" ${LOADGEN_FLAGS:-} |
 	tee -a "$out/results.jsonl"

@@ -37,6 +37,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -123,6 +124,7 @@ func main() {
 	fs.IntVar(&o.pending, "max-pending", 0, "messages published but not yet delivered (per subscriber) before publishers wait; 0: 1000 for fanin, 100 for fanout")
 	fs.IntVar(&o.batch, "batch", 1, "fanin, fanout, QoS 0: messages per write (1: one TLS record per PUBLISH, as devices send)")
 	fs.StringVar(&o.topic, "topic", "", "topic (default bench/PREFIX/MODE)")
+	cpuProfile := fs.String("cpuprofile", "", "write the generator's own CPU profile to this file")
 	fs.Parse(os.Args[2:])
 	if o.qos != 0 && o.qos != 1 {
 		fatal(fmt.Errorf("-qos %d: want 0 or 1", o.qos))
@@ -139,6 +141,16 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 
 	var res result
 	switch o.mode {

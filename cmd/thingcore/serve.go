@@ -201,6 +201,10 @@ func (e *env) serve(ctx context.Context, c serveConfig) error {
 		}
 		defer stop()
 	}
+	// THINGCORE_MEMPROFILE=FILE writes an allocation profile at exit.
+	if path, ok := e.lookupEnv("THINGCORE_MEMPROFILE"); ok && path != "" {
+		defer writeAllocProfile(path, log)
+	}
 	h, err := hub.New(c.hub, log)
 	if err != nil {
 		return err
@@ -331,4 +335,17 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// writeAllocProfile writes the allocations of the whole run to path.
+func writeAllocProfile(path string, log *slog.Logger) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Error("memory profile", "err", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		log.Error("memory profile", "path", path, "err", err)
+	}
 }
