@@ -32,7 +32,7 @@ import (
 	"time"
 
 	"github.com/thingcore/thingcore/internal/broker"
-	"github.com/thingcore/thingcore/internal/gcfloor"
+	"github.com/thingcore/thingcore/internal/gcpace"
 	"github.com/thingcore/thingcore/internal/memtrim"
 	"github.com/thingcore/thingcore/internal/transport"
 )
@@ -184,10 +184,10 @@ func run(ctx context.Context, log *slog.Logger, addr, caFile string, certFiles, 
 	wg.Go(func() { errs <- b.Serve(ctx) })
 	wg.Go(func() { errs <- l.Serve(ctx) })
 	// The hub returns memory after bursts the same way (internal/memtrim),
-	// and paces its garbage collector with the same floor (internal/gcfloor).
+	// and paces its garbage collector the same way (internal/gcpace).
 	trimCtx, stopTrim := context.WithCancel(ctx)
 	wg.Go(func() { memtrim.Run(trimCtx, 0, log) })
-	wg.Go(func() { gcfloor.Run(trimCtx, gcfloor.Floor(gcfloor.DefaultFloor), log) })
+	wg.Go(func() { gcpace.Run(trimCtx, gcpace.Limit(gcpace.DefaultLimit), 0, log) })
 	log.Warn("bench broker ready: allow-all authentication, not for devices", "addr", l.Addr().String())
 
 	var first error

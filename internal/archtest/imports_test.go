@@ -207,7 +207,7 @@ var rules = []rule{
 	pureLeaf("internal/shadow", "the shadow document logic is pure: the MQTT service, the HTTP data plane "+
 		"and the console apply the same merge and produce the same responses"),
 	pureLeaf("internal/memtrim", "a process-wide memory policy with no dependencies"),
-	pureLeaf("internal/gcfloor", "a process-wide garbage-collection policy with no dependencies"),
+	pureLeaf("internal/gcpace", "a process-wide garbage-collection policy with no dependencies"),
 	{
 		name:      "broker imports stdlib, x/ and mqtt only",
 		subject:   "internal/broker",

@@ -71,13 +71,13 @@ type Config struct {
 	// KVSyncInterval is how often the store fsyncs. Default 1s.
 	KVSyncInterval time.Duration `json:"kv_sync_interval"`
 
-	// GCHeapFloorMiB lets the Go heap grow to this many MiB before the
-	// garbage collector runs (internal/gcfloor), bounded by an eighth of
-	// the machine's memory: fewer collections under load, at the price of
-	// memory, which is given back once the hub is quiet. 0 means the
-	// default, 256; -1 turns it off, as do GOGC or GOMEMLIMIT in the
-	// environment.
-	GCHeapFloorMiB int `json:"gc_heap_floor_mib"`
+	// GCPaceHeapMiB is the largest heap, in MiB, the hub lets grow between
+	// two garbage collections so that under load it collects about every
+	// 5 s rather than several times a second (internal/gcpace); it is
+	// bounded by an eighth of the machine's memory, and the memory is given
+	// back once the hub is quiet. 0 means the default, 256; -1 turns pacing
+	// off, as do GOGC or GOMEMLIMIT in the environment.
+	GCPaceHeapMiB int `json:"gc_pace_heap_mib"`
 
 	// InsecureAllowAll authorizes every action of every authenticated
 	// device, bypassing policies. For tests and experiments only; the hub
@@ -178,8 +178,8 @@ func (c Config) Validate() error {
 	if c.ConsoleHTTPAddr != "" && !isLoopbackAddr(c.ConsoleHTTPAddr) {
 		errs = append(errs, fmt.Errorf("console_http_addr %q: plain HTTP is for local use; want a loopback address such as 127.0.0.1:8080", c.ConsoleHTTPAddr))
 	}
-	if c.GCHeapFloorMiB < -1 {
-		errs = append(errs, fmt.Errorf("gc_heap_floor_mib is %d; want -1 (off), 0 (default) or a size in MiB", c.GCHeapFloorMiB))
+	if c.GCPaceHeapMiB < -1 {
+		errs = append(errs, fmt.Errorf("gc_pace_heap_mib is %d; want -1 (off), 0 (default) or a size in MiB", c.GCPaceHeapMiB))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("hub: config: %w", errors.Join(errs...))

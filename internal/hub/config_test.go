@@ -69,12 +69,12 @@ func TestConsoleHTTPAddrLoopbackOnly(t *testing.T) {
 	}
 }
 
-func TestGCHeapFloorValidation(t *testing.T) {
+func TestGCPaceHeapValidation(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name  string
-		floor int
-		ok    bool
+		name string
+		heap int
+		ok   bool
 	}{
 		{"default", 0, true},
 		{"off", -1, true},
@@ -82,9 +82,9 @@ func TestGCHeapFloorValidation(t *testing.T) {
 		{"below off", -2, false},
 	} {
 		cfg := hub.DefaultConfig()
-		cfg.GCHeapFloorMiB = tc.floor
+		cfg.GCPaceHeapMiB = tc.heap
 		if err := cfg.Validate(); (err == nil) != tc.ok {
-			t.Errorf("%s: Validate with gc_heap_floor_mib %d = %v, want ok %v", tc.name, tc.floor, err, tc.ok)
+			t.Errorf("%s: Validate with gc_pace_heap_mib %d = %v, want ok %v", tc.name, tc.heap, err, tc.ok)
 		}
 	}
 }

@@ -26,7 +26,7 @@ import (
 	"github.com/thingcore/thingcore/internal/brokerstore"
 	"github.com/thingcore/thingcore/internal/console"
 	"github.com/thingcore/thingcore/internal/dataplane"
-	"github.com/thingcore/thingcore/internal/gcfloor"
+	"github.com/thingcore/thingcore/internal/gcpace"
 	"github.com/thingcore/thingcore/internal/httpapi"
 	"github.com/thingcore/thingcore/internal/kvstore"
 	"github.com/thingcore/thingcore/internal/lifecycle"
@@ -267,12 +267,12 @@ func (h *Hub) Serve(ctx context.Context) (err error) {
 		memtrim.Run(ctx, 0, h.log)
 		return nil
 	}})
-	if floor := cfg.GCHeapFloorMiB; floor >= 0 {
-		if floor == 0 {
-			floor = gcfloor.DefaultFloor >> 20
+	if heap := cfg.GCPaceHeapMiB; heap >= 0 {
+		if heap == 0 {
+			heap = gcpace.DefaultLimit >> 20
 		}
-		comps = append(comps, component{name: "gcfloor", serve: func(ctx context.Context) error {
-			gcfloor.Run(ctx, gcfloor.Floor(uint64(floor)<<20), h.log)
+		comps = append(comps, component{name: "gcpace", serve: func(ctx context.Context) error {
+			gcpace.Run(ctx, gcpace.Limit(uint64(heap)<<20), 0, h.log)
 			return nil
 		}})
 	}

@@ -1,4 +1,4 @@
-package gcfloor
+package gcpace
 
 import (
 	"bufio"

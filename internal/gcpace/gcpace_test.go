@@ -1,4 +1,4 @@
-package gcfloor
+package gcpace
 
 import (
 	"context"
@@ -12,25 +12,34 @@ import (
 
 func TestGOGCFor(t *testing.T) {
 	const mib = 1 << 20
-	steady := collection{live: 30 * mib, roots: 2 * mib, allocs: 1000 * mib}
+	t0 := time.Unix(1_800_000_000, 0)
+	steady := collection{at: t0, live: 30 * mib, roots: 2 * mib, allocs: 1000 * mib}
+	// after returns a collection d after steady, allocs bytes later.
+	after := func(d time.Duration, live, roots, allocs uint64) collection {
+		return collection{at: t0.Add(d), live: live, roots: roots, allocs: steady.allocs + allocs}
+	}
 	cases := []struct {
-		name      string
-		prev, cur collection
-		want      int
+		name string
+		prev collection
+		cur  collection
+		want int
 	}{
-		{"churn grows to the floor", steady, collection{live: 32 * mib, allocs: 1060 * mib}, 700},
-		{"roots count in the goal", steady, collection{live: 32 * mib, roots: 32 * mib, allocs: 1060 * mib}, 350},
-		{"live heap shrank", steady, collection{live: 16 * mib, allocs: 1100 * mib}, 1500},
-		{"building: live grew by a fifth of what was allocated", steady, collection{live: 42 * mib, allocs: 1060 * mib}, 100},
-		{"first collection", collection{}, collection{live: 32 * mib, allocs: 60 * mib}, 100},
-		{"floor exactly twice live", steady, collection{live: 128 * mib, allocs: 2000 * mib}, 100},
-		{"live over half the floor", steady, collection{live: 200 * mib, allocs: 4000 * mib}, 100},
-		{"tiny heap is capped", steady, collection{live: 1024, allocs: 4000 * mib}, maxGOGC},
-		{"unknown live heap", steady, collection{allocs: 1060 * mib}, 100},
+		// 100 MiB/s for 2 s is 200 MiB of room over 32 MiB live: 625.
+		{"busy churn gets two seconds of room", steady, after(300*time.Millisecond, 32*mib, 0, 30*mib), 625},
+		{"roots count in the goal", steady, after(300*time.Millisecond, 32*mib, 32*mib, 30*mib), 312},
+		{"limit bounds the goal", steady, after(100*time.Millisecond, 32*mib, 0, 30*mib), 700},
+		{"quiet churn keeps the normal pace", steady, after(10*time.Second, 32*mib, 0, 20*mib), 100},
+		{"building: live grew by a fifth of what was allocated", steady, after(300*time.Millisecond, 36*mib, 0, 30*mib), 100},
+		{"first collection", collection{}, after(300*time.Millisecond, 32*mib, 0, 30*mib), 100},
+		{"live over half the limit", steady, after(300*time.Millisecond, 130*mib, 0, 300*mib), 100},
+		{"live over the limit", steady, after(300*time.Millisecond, 300*mib, 0, 300*mib), 100},
+		{"tiny heap is capped", steady, after(100*time.Millisecond, 1024, 0, 100*mib), maxGOGC},
+		{"unknown live heap", steady, after(300*time.Millisecond, 0, 0, 30*mib), 100},
+		{"clock went back", steady, after(-time.Second, 32*mib, 0, 30*mib), 100},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := gogcFor(tc.prev, tc.cur, 256*mib); got != tc.want {
+			if got := gogcFor(tc.prev, tc.cur, 256*mib, 2*time.Second); got != tc.want {
 				t.Fatalf("gogcFor = %d, want %d", got, tc.want)
 			}
 		})
@@ -58,16 +67,16 @@ func TestParseMemTotal(t *testing.T) {
 	}
 }
 
-func TestFloorBoundedByMemory(t *testing.T) {
+func TestLimitBoundedByMemory(t *testing.T) {
 	total := memTotal()
 	if total == 0 {
 		t.Skip("no /proc/meminfo")
 	}
-	if got := Floor(total); got != total/8 {
-		t.Fatalf("Floor(total) = %d, want total/8 = %d", got, total/8)
+	if got := Limit(total); got != total/8 {
+		t.Fatalf("Limit(total) = %d, want total/8 = %d", got, total/8)
 	}
-	if got := Floor(1 << 20); got != 1<<20 {
-		t.Fatalf("Floor(1 MiB) = %d, want 1 MiB", got)
+	if got := Limit(1 << 20); got != 1<<20 {
+		t.Fatalf("Limit(1 MiB) = %d, want 1 MiB", got)
 	}
 }
 
@@ -77,8 +86,8 @@ func gogc() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// After a collection of a small heap, Run raises GOGC; when it stops, GOGC
-// is back at 100.
+// With collections of a small heap coming faster than the interval, Run
+// raises GOGC; when it stops, GOGC is back at 100.
 func TestRunRaisesAndRestores(t *testing.T) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		t.Skip("GOGC or GOMEMLIMIT set: Run leaves the runtime alone")
@@ -86,7 +95,7 @@ func TestRunRaisesAndRestores(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); Run(ctx, 1<<30, nil) }()
+	go func() { defer wg.Done(); Run(ctx, 1<<30, time.Hour, nil) }()
 
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
@@ -111,7 +120,7 @@ func TestRunRaisesAndRestores(t *testing.T) {
 func TestRunRespectsEnvironment(t *testing.T) {
 	t.Setenv("GOGC", "100")
 	done := make(chan struct{})
-	go func() { Run(context.Background(), 1<<30, nil); close(done) }()
+	go func() { Run(context.Background(), 1<<30, 0, nil); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
