@@ -230,7 +230,7 @@ func (u *Update) acceptedJSON(version, ts int64) []byte {
 				md = append(md, section{p.key, ts})
 			default:
 				st = append(st, section{p.key, p.p.value})
-				md = append(md, section{p.key, stampAll(p.p.value, ts)})
+				md = append(md, section{p.key, stamped{p.p.value, ts}})
 			}
 		}
 		b = appendSections(b, false, st...)
@@ -245,20 +245,12 @@ func (u *Update) acceptedJSON(version, ts int64) []byte {
 // jsonNull is a non-nil stand-in for an explicit JSON null in a section list.
 type jsonNull struct{}
 
-// stampAll builds a metadata tree for a request value: every leaf, array
-// element and null (UNCONFIRMED §5.7: nulls get a timestamp) gets ts.
-func stampAll(v any, ts int64) any {
-	switch v := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, c := range v {
-			m[k] = stampAll(c, ts)
-		}
-		return m
-	case []any:
-		return stampArray(len(v), ts)
-	}
-	return ts
+// stamped is the metadata of a request value, written without building
+// it: every leaf, array element and null (UNCONFIRMED §5.7: nulls get a
+// timestamp) stamped ts (see appendStamped).
+type stamped struct {
+	v  any
+	ts int64
 }
 
 // stampArray is the metadata of an n-element array: one timestamp object

@@ -97,6 +97,8 @@ func appendValue(b []byte, v any) []byte {
 // {"timestamp":T}, an array of leaves one such object per element.
 func appendMeta(b []byte, m any) []byte {
 	switch m := m.(type) {
+	case stamped:
+		return appendStamped(b, m.v, m.ts)
 	case int64:
 		b = append(b, `{"timestamp":`...)
 		b = strconv.AppendInt(b, m, 10)
@@ -128,6 +130,36 @@ func appendMeta(b []byte, m any) []byte {
 
 // sortedKeys returns m's keys in order, in buf when they fit (a caller's
 // array on its stack saves an allocation per object).
+// appendStamped appends the metadata of state value v with every leaf
+// stamped ts: what appendMeta writes for the tree mergeObject would build,
+// one {"timestamp":ts} per leaf and per array element.
+func appendStamped(b []byte, v any, ts int64) []byte {
+	switch v := v.(type) {
+	case map[string]any:
+		b = append(b, '{')
+		var buf [16]string
+		for i, k := range sortedKeys(v, buf[:]) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			b = appendStamped(b, v[k], ts)
+		}
+		return append(b, '}')
+	case []any:
+		b = append(b, '[')
+		for i := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendMeta(b, ts)
+		}
+		return append(b, ']')
+	}
+	return appendMeta(b, ts)
+}
+
 func sortedKeys(m map[string]any, buf []string) []string {
 	keys := buf[:0]
 	for k := range m {
