@@ -40,7 +40,9 @@ func (c *client) send(p packet.Packet) {
 	}
 	out, err := packet.Append(c.wbuf, p, c.version)
 	if err != nil {
-		c.log.Error("mqtt: encode packet", "client_id", c.clientID, "packet", p.Type().String(), "err", err)
+		// The error names the packet type; p itself stays out of the log
+		// call so that callers' packets do not escape to the heap.
+		c.log.Error("mqtt: encode packet", "client_id", c.clientID, "err", err)
 		return
 	}
 	c.wbuf = out
