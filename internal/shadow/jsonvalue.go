@@ -137,41 +137,16 @@ func (p *jsonParser) value(i int) (any, int, error) {
 }
 
 func (p *jsonParser) object(i int) (any, int, error) {
-	b := p.b
-	if p.depth++; p.depth > maxJSONNesting {
-		return nil, i, &jsonSyntaxError{off: i, msg: "exceeded max depth"}
-	}
-	i = skipJSONSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		p.depth--
-		return map[string]any{}, i + 1, nil
-	}
 	base := len(p.kvs)
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return nil, i, p.errorf(i, "looking for beginning of object key string")
+	i, err := p.members(i, func(key string, i int) (int, error) {
+		v, j, err := p.value(i)
+		if err == nil {
+			p.kvs = append(p.kvs, jsonKV{key, v})
 		}
-		k, j, err := p.string(i)
-		if err != nil {
-			return nil, j, err
-		}
-		if i = skipJSONSpace(b, j); i >= len(b) || b[i] != ':' {
-			return nil, i, p.errorf(i, "after object key")
-		}
-		v, j, err := p.value(skipJSONSpace(b, i+1))
-		if err != nil {
-			return nil, j, err
-		}
-		p.kvs = append(p.kvs, jsonKV{k, v})
-		if i = skipJSONSpace(b, j); i < len(b) && b[i] == ',' {
-			i = skipJSONSpace(b, i+1)
-			continue
-		}
-		if i < len(b) && b[i] == '}' {
-			i++
-			break
-		}
-		return nil, i, p.errorf(i, "after object key:value pair")
+		return j, err
+	})
+	if err != nil {
+		return nil, i, err
 	}
 	kvs := p.kvs[base:]
 	m := make(map[string]any, len(kvs))
@@ -180,8 +155,75 @@ func (p *jsonParser) object(i int) (any, int, error) {
 	}
 	clear(kvs) // the pool must not keep parsed values alive
 	p.kvs = p.kvs[:base]
-	p.depth--
 	return m, i, nil
+}
+
+// members parses the object starting at b[i] ('{'), calling member with
+// each key, in document order (duplicates included), and the offset of its
+// value; member parses the value (with value or members) and returns the
+// offset just after it. It returns the offset after the object.
+func (p *jsonParser) members(i int, member func(key string, i int) (int, error)) (int, error) {
+	b := p.b
+	if p.depth++; p.depth > maxJSONNesting {
+		return i, &jsonSyntaxError{off: i, msg: "exceeded max depth"}
+	}
+	i = skipJSONSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		p.depth--
+		return i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, p.errorf(i, "looking for beginning of object key string")
+		}
+		k, j, err := p.string(i)
+		if err != nil {
+			return j, err
+		}
+		if i = skipJSONSpace(b, j); i >= len(b) || b[i] != ':' {
+			return i, p.errorf(i, "after object key")
+		}
+		if j, err = member(k, skipJSONSpace(b, i+1)); err != nil {
+			return j, err
+		}
+		if i = skipJSONSpace(b, j); i < len(b) && b[i] == ',' {
+			i = skipJSONSpace(b, i+1)
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			p.depth--
+			return i + 1, nil
+		}
+		return i, p.errorf(i, "after object key:value pair")
+	}
+}
+
+// parseObjectMembers parses b, which must hold exactly one JSON object
+// (whitespace around it allowed), calling member for each of its members
+// as members does; member gets the parser to parse the value with. It
+// fails, as parseValue would, on anything that is not valid JSON, and on
+// valid JSON that is not an object (notObject).
+func parseObjectMembers(b []byte, member func(p *jsonParser, key string, i int) (int, error)) (notObject bool, err error) {
+	p := jsonParsers.Get().(*jsonParser)
+	defer p.release()
+	p.b = b
+	i := skipJSONSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		_, i, err = p.value(i)
+		if err == nil {
+			if i = skipJSONSpace(b, i); i != len(b) {
+				return false, p.errorf(i, "after top-level value")
+			}
+		}
+		return err == nil, err
+	}
+	if i, err = p.members(i, func(key string, i int) (int, error) { return member(p, key, i) }); err != nil {
+		return false, err
+	}
+	if i = skipJSONSpace(b, i); i != len(b) {
+		return false, p.errorf(i, "after top-level value")
+	}
+	return false, nil
 }
 
 func (p *jsonParser) array(i int) (any, int, error) {

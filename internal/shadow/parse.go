@@ -3,6 +3,7 @@ package shadow
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -78,15 +79,14 @@ func ParseUpdate(body []byte, lim Limits) (*Update, *Error) {
 	}
 	// One pass over the whole body checks its syntax and decodes it; valid
 	// JSON that is not an object is Invalid JSON too.
-	v, err := parseValue(body)
-	top, isObject := v.(map[string]any)
-	if err != nil || !isObject {
+	f, err := readUpdateBody(body)
+	if err != nil {
 		return nil, badRequest(MsgInvalidJSON)
 	}
 	u := &Update{size: len(body)}
 
-	if tv, ok := top["clientToken"]; ok {
-		tok, isString := tv.(string)
+	if f.hasToken {
+		tok, isString := f.token.(string)
 		if !isString || len(tok) > maxClientTokenBytes {
 			return nil, badRequest(MsgInvalidClientToken)
 		}
@@ -94,8 +94,8 @@ func ParseUpdate(body []byte, lim Limits) (*Update, *Error) {
 	}
 	fail := func(e *Error) (*Update, *Error) { return nil, e.withToken(u.ClientToken) }
 
-	if vv, ok := top["version"]; ok {
-		n, isNumber := vv.(json.Number)
+	if f.hasVersion {
+		n, isNumber := f.version.(json.Number)
 		if !isNumber {
 			return fail(badRequest(MsgInvalidVersion))
 		}
@@ -106,32 +106,23 @@ func ParseUpdate(body []byte, lim Limits) (*Update, *Error) {
 		u.Version, u.HasVersion = v, true
 	}
 
-	sv, ok := top["state"]
-	if !ok {
+	switch {
+	case !f.hasState:
 		return fail(badRequest(MsgMissingState))
-	}
-	if sv == nil {
+	case !f.stateObject && f.state == nil:
 		u.stateNull = true
 		return u, nil
-	}
-	state, isObject := sv.(map[string]any)
-	if !isObject {
+	case !f.stateObject:
 		return fail(badRequest(MsgStateNotObject))
-	}
-	for k := range state {
-		if k != "desired" && k != "reported" {
-			// AWS names the first such key in document order, which the
-			// map has lost: read the keys again, in order.
-			if bad, ok := firstInvalidNode(body); ok {
-				return fail(badRequest(fmt.Sprintf(MsgInvalidNode, bad)))
-			}
-		}
+	case f.hasInvalidNode:
+		// AWS names the first such key in document order.
+		return fail(badRequest(fmt.Sprintf(MsgInvalidNode, f.invalidNode)))
 	}
 	var e *Error
-	if u.desired, e = parsePart(state, "desired", MsgDesiredNotObject, lim); e != nil {
+	if u.desired, e = parsePart(f.hasDesired, f.desired, MsgDesiredNotObject, lim); e != nil {
 		return fail(e)
 	}
-	if u.reported, e = parsePart(state, "reported", MsgReportedNotObject, lim); e != nil {
+	if u.reported, e = parsePart(f.hasReported, f.reported, MsgReportedNotObject, lim); e != nil {
 		return fail(e)
 	}
 	// Inferred: a request whose own state is already over the limit is
@@ -142,38 +133,68 @@ func ParseUpdate(body []byte, lim Limits) (*Update, *Error) {
 	return u, nil
 }
 
-// firstInvalidNode returns the first key of the body's state object, in
-// document order, that is neither desired nor reported. It runs only for a
-// request that has such a key, so it may read the body again.
-func firstInvalidNode(body []byte) (string, bool) {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) != nil {
-		return "", false
-	}
-	dec := json.NewDecoder(bytes.NewReader(top["state"]))
-	if _, err := dec.Token(); err != nil { // '{'
-		return "", false
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", false
-		}
-		key, _ := tok.(string)
-		if key != "desired" && key != "reported" {
-			return key, true
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return "", false
-		}
-	}
-	return "", false
+// updateBody is an update request's members as read in one pass: whether
+// each was there and its value (of duplicates the last wins, as in
+// encoding/json). The state object's members are read the same way, without
+// building a map.
+type updateBody struct {
+	token, version, state          any
+	hasToken, hasVersion, hasState bool
+	stateObject                    bool // state is an object: its members follow
+	desired, reported              any
+	hasDesired, hasReported        bool
+	// invalidNode is the first member of state, in document order, that is
+	// neither desired nor reported.
+	invalidNode    string
+	hasInvalidNode bool
 }
 
-func parsePart(state map[string]any, key, notObject string, lim Limits) (part, *Error) {
-	v, ok := state[key]
-	if !ok {
+// readUpdateBody reads body in one pass; it fails on invalid JSON and on
+// JSON that is not an object.
+func readUpdateBody(body []byte) (updateBody, error) {
+	var f updateBody
+	stateMember := func(key string, v any) {
+		switch key {
+		case "desired":
+			f.desired, f.hasDesired = v, true
+		case "reported":
+			f.reported, f.hasReported = v, true
+		default:
+			if !f.hasInvalidNode {
+				f.invalidNode, f.hasInvalidNode = key, true
+			}
+		}
+	}
+	notObject, err := parseObjectMembers(body, func(p *jsonParser, key string, i int) (int, error) {
+		if key == "state" && i < len(body) && body[i] == '{' {
+			f.state, f.hasState, f.stateObject = nil, true, true
+			f.desired, f.reported, f.hasDesired, f.hasReported = nil, nil, false, false
+			f.invalidNode, f.hasInvalidNode = "", false
+			return p.members(i, func(key string, i int) (int, error) {
+				v, j, err := p.value(i)
+				stateMember(key, v)
+				return j, err
+			})
+		}
+		v, j, err := p.value(i)
+		switch key {
+		case "clientToken":
+			f.token, f.hasToken = v, true
+		case "version":
+			f.version, f.hasVersion = v, true
+		case "state":
+			f.state, f.hasState, f.stateObject = v, true, false
+		}
+		return j, err
+	})
+	if err == nil && notObject {
+		err = errors.New("shadow: request is not a JSON object")
+	}
+	return f, err
+}
+
+func parsePart(present bool, v any, notObject string, lim Limits) (part, *Error) {
+	if !present {
 		return part{}, nil
 	}
 	if v == nil {

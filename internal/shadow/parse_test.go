@@ -1,6 +1,8 @@
 package shadow
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -117,5 +119,74 @@ func TestErrorJSON(t *testing.T) {
 				t.Errorf("JSON() = %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// readUpdateBody reads in one pass what parseValue's map holds: the same
+// members with the same values (last duplicate wins), and the first invalid
+// state member in document order.
+func FuzzReadUpdateBody(f *testing.F) {
+	for _, s := range []string{
+		`{"state":{"reported":{"t":21.5}},"clientToken":"abc","version":3}`,
+		`{"state":{"desired":null,"reported":{"a":[1,2]}}}`,
+		`{"state":{"foo":1,"desired":{},"bar":2}}`,
+		`{"state":{"desired":{}},"state":null}`,
+		`{"state":null,"state":{"reported":{"x":1},"reported":{"y":2}}}`,
+		`{"state":5}`, `{"state":"x","clientToken":1}`, `[1]`, `null`, `{"a":`, `{} {}`,
+		`{"state":{"desired":{"a":1}}, "clientToken":"t", "clientToken":"u"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := readUpdateBody(b)
+		v, verr := parseValue(b)
+		top, isObject := v.(map[string]any)
+		if verr != nil || !isObject {
+			if err == nil {
+				t.Fatalf("readUpdateBody(%q) = nil error; parseValue: %v, object %v", b, verr, isObject)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("readUpdateBody(%q) = %v; parseValue read an object", b, err)
+		}
+		member := func(m map[string]any, key string, has bool, val any) {
+			t.Helper()
+			want, ok := m[key]
+			if has != ok || !reflect.DeepEqual(val, want) {
+				t.Fatalf("%q: member %s = %v %#v, want %v %#v", b, key, has, val, ok, want)
+			}
+		}
+		member(top, "clientToken", got.hasToken, got.token)
+		member(top, "version", got.hasVersion, got.version)
+		state, stateObject := top["state"].(map[string]any)
+		if _, ok := top["state"]; ok != got.hasState || stateObject != got.stateObject {
+			t.Fatalf("%q: state %v object %v, want %v %v", b, got.hasState, got.stateObject, ok, stateObject)
+		}
+		if !stateObject {
+			member(top, "state", got.hasState, got.state)
+			return
+		}
+		member(state, "desired", got.hasDesired, got.desired)
+		member(state, "reported", got.hasReported, got.reported)
+		var invalid []string
+		for k := range state {
+			if k != "desired" && k != "reported" {
+				invalid = append(invalid, k)
+			}
+		}
+		if got.hasInvalidNode != (len(invalid) > 0) || got.hasInvalidNode && !slices.Contains(invalid, got.invalidNode) {
+			t.Fatalf("%q: invalid node %v %q, want one of %q", b, got.hasInvalidNode, got.invalidNode, invalid)
+		}
+	})
+}
+
+func TestInvalidNodeIsFirstInDocumentOrder(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{`{"state":{"desired":{},"zeta":1,"alpha":2}}`, `{"state":{"zeta":1,"desired":{},"alpha":2,"zeta":3}}`} {
+		_, e := ParseUpdate([]byte(body), Limits{})
+		if e == nil || e.Message != "State contains an invalid node: 'zeta'" {
+			t.Errorf("ParseUpdate(%s) = %v, want the invalid node 'zeta'", body, e)
+		}
 	}
 }
