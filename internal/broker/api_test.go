@@ -276,3 +276,59 @@ func TestSlowConsumer(t *testing.T) {
 	fast.conn.Close()
 	<-fastDone
 }
+
+// A PUBLISH that an in-process responder takes gets its PUBACK held until
+// the responder's answer is queued for the publisher: the ack still comes
+// first, acks keep their order, and without an answer the ack leaves on its
+// own.
+func TestResponderHoldsPubAck(t *testing.T) {
+	for _, v := range versions {
+		t.Run(v.name, func(t *testing.T) {
+			srv := start(t, noRate())
+			requests := make(chan *broker.Message, 10)
+			if _, err := srv.Broker.SubscribeResponder("svc/+/req", func(m *broker.Message) { requests <- m }); err != nil {
+				t.Fatal(err)
+			}
+			c := rawClient(t, srv.Addr, v.v, "dev-"+v.name)
+			c.sub("svc/+/resp", 1)
+			next := func() packet.Packet {
+				t.Helper()
+				p, err := c.read(wait)
+				if err != nil {
+					t.Fatalf("read: %v", err)
+				}
+				return p
+			}
+			expectAck := func(p packet.Packet, id uint16) {
+				t.Helper()
+				if a, ok := p.(*packet.Ack); !ok || a.Kind != packet.PUBACK || a.PacketID != id || a.ReasonCode != packet.Success {
+					t.Fatalf("got %#v, want PUBACK %d (success)", p, id)
+				}
+			}
+
+			// The answer follows the held PUBACK.
+			c.send(&packet.Publish{Topic: "svc/a/req", QoS: 1, PacketID: 1, Payload: []byte("q")})
+			req := <-requests
+			if err := srv.Broker.Publish(&broker.Message{Topic: "svc/a/resp", QoS: 1, Payload: []byte("answer to " + string(req.Payload))}); err != nil {
+				t.Fatal(err)
+			}
+			expectAck(next(), 1)
+			if p, ok := next().(*packet.Publish); !ok || p.Topic != "svc/a/resp" {
+				t.Fatalf("got %#v, want the answer", p)
+			} else if p.QoS == 1 {
+				c.send(&packet.Ack{Kind: packet.PUBACK, PacketID: p.PacketID})
+			}
+
+			// No answer: the PUBACK leaves on its own; a later PUBACK does
+			// not overtake it.
+			c.send(&packet.Publish{Topic: "svc/b/req", QoS: 1, PacketID: 2, Payload: []byte("q")})
+			c.send(&packet.Publish{Topic: "plain/topic", QoS: 1, PacketID: 3, Payload: []byte("x")})
+			expectAck(next(), 2)
+			if a, ok := next().(*packet.Ack); !ok || a.PacketID != 3 {
+				t.Fatalf("got %#v, want PUBACK 3", a)
+			}
+			c.send(&packet.Publish{Topic: "svc/c/req", QoS: 1, PacketID: 4, Payload: []byte("q")})
+			expectAck(next(), 4)
+		})
+	}
+}

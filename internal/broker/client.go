@@ -62,6 +62,10 @@ type client struct {
 	wclosed   bool
 	congested bool
 	writerWG  sync.WaitGroup
+	// holdTimer starts the writer for acks held by sendHeld; holdArmed says
+	// it is pending. Created on the first held ack.
+	holdTimer *time.Timer
+	holdArmed bool
 
 	// Disconnect bookkeeping.
 	closeOnce   sync.Once

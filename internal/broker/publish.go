@@ -96,13 +96,19 @@ func (c *client) handlePublish(p *packet.Publish) error {
 			return nil
 		}
 	}
-	n := b.route(m)
+	n, responder := b.route(m)
 	if p.QoS == 2 {
 		c.sess.addInboundQoS2(p.PacketID)
 	}
 	code := packet.Success
 	if n == 0 && v5 && p.QoS > 0 {
 		code = packet.NoMatchingSubscribers
+	}
+	if responder && p.QoS == 1 {
+		// An in-process service will answer: the PUBACK waits for the
+		// answer (briefly) and leaves in the same write.
+		c.sendHeld(&packet.Ack{Kind: packet.PUBACK, PacketID: p.PacketID})
+		return nil
 	}
 	c.ackPublish(p, code, "")
 	return nil

@@ -83,20 +83,24 @@ func (rs *routeScratch) reset() {
 }
 
 // route delivers m to every matching subscription and forwards it to other
-// nodes. It returns how many sessions it was delivered or queued to.
-func (b *Broker) route(m *Message) int {
-	n := b.routeLocal(m)
+// nodes. It returns how many sessions it was delivered or queued to, and
+// whether one of them is an in-process responder (SubscribeResponder).
+func (b *Broker) route(m *Message) (n int, responder bool) {
+	n, responder = b.routeLocal(m)
 	if b.deps.Forwarder != nil {
 		b.deps.Forwarder.Forward(m)
 	}
-	return n
+	return n, responder
 }
 
 // RouteForwarded delivers a message that another cluster node accepted. It is
 // not forwarded again.
-func (b *Broker) RouteForwarded(m *Message) int { return b.routeLocal(m) }
+func (b *Broker) RouteForwarded(m *Message) int {
+	n, _ := b.routeLocal(m)
+	return n
+}
 
-func (b *Broker) routeLocal(m *Message) int {
+func (b *Broker) routeLocal(m *Message) (n int, responder bool) {
 	b.stats.MessagesIn.Add(1)
 	rs := scratchPool.Get().(*routeScratch)
 	b.subs.Match(m.Topic,
@@ -111,10 +115,11 @@ func (b *Broker) routeLocal(m *Message) int {
 				rs.add(mem.Key, mem.Value)
 			}
 		})
-	n := len(rs.targets)
+	n = len(rs.targets)
 	var persist []persistItem
 	for i := range rs.targets {
 		t := &rs.targets[i]
+		responder = responder || t.s.responder
 		if p, ok := t.s.deliver(m, t.opts, t.subIDs, false); ok {
 			persist = append(persist, p)
 		}
@@ -124,7 +129,7 @@ func (b *Broker) routeLocal(m *Message) int {
 	if len(persist) > 0 {
 		b.persistQueued(persist)
 	}
-	return n
+	return n, responder
 }
 
 // pickMember chooses one member of a shared subscription group: a random

@@ -43,6 +43,9 @@ type session struct {
 	sessionID string
 	// handler is set for in-process subscribers, which have no connection.
 	handler func(*Message)
+	// responder marks an in-process subscriber that answers each message's
+	// publisher soon (SubscribeResponder).
+	responder bool
 
 	mu       sync.Mutex // guards everything below
 	version  byte

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sync"
+	"time"
 
 	"github.com/thingcore/thingcore/internal/mqtt/packet"
 )
@@ -30,6 +31,21 @@ func putBuffer(b []byte) {
 
 // send queues a control packet.
 func (c *client) send(p packet.Packet) {
+	c.queue(p, false)
+}
+
+// maxAckHold bounds how long sendHeld keeps an ack back.
+const maxAckHold = 5 * time.Millisecond
+
+// sendHeld queues an ack without starting the writer: it leaves with the
+// next packet queued for this client, typically the answer of an
+// in-process responder (see Broker.SubscribeResponder), in the same write,
+// or after maxAckHold. Order is kept: the buffer is first in, first out.
+func (c *client) sendHeld(p packet.Packet) {
+	c.queue(p, true)
+}
+
+func (c *client) queue(p packet.Packet, hold bool) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.wclosed {
@@ -46,12 +62,38 @@ func (c *client) send(p packet.Packet) {
 		return
 	}
 	c.wbuf = out
-	c.startWriterLocked()
+	if !hold || c.writing {
+		c.startWriterLocked()
+		return
+	}
+	if c.holdArmed {
+		return // the earlier held ack's deadline stands
+	}
+	c.holdArmed = true
+	if c.holdTimer == nil {
+		c.holdTimer = time.AfterFunc(maxAckHold, c.releaseHeld)
+	} else {
+		c.holdTimer.Reset(maxAckHold)
+	}
+}
+
+// releaseHeld is the hold timer's function: held acks leave now.
+func (c *client) releaseHeld() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.holdArmed = false
+	if !c.wclosed {
+		c.startWriterLocked()
+	}
 }
 
 // startWriterLocked starts the writer if there are bytes and none runs.
 // c.wmu is held.
 func (c *client) startWriterLocked() {
+	if c.holdArmed && len(c.wbuf) > 0 {
+		c.holdTimer.Stop() // what was held leaves now
+		c.holdArmed = false
+	}
 	if c.writing || len(c.wbuf) == 0 {
 		return
 	}

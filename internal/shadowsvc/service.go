@@ -72,7 +72,9 @@ func (c Config) withDefaults() Config {
 // API.
 type Broker interface {
 	Publish(m *broker.Message) error
-	Subscribe(filter string, handler func(*broker.Message)) (unsubscribe func(), err error)
+	// SubscribeResponder subscribes a handler that answers each request's
+	// publisher soon after (see broker.Broker.SubscribeResponder).
+	SubscribeResponder(filter string, handler func(*broker.Message)) (unsubscribe func(), err error)
 	// HasSubscribers reports whether a message to topicName could reach
 	// anyone; responses nobody receives are not built.
 	HasSubscribers(topicName string) bool
@@ -181,7 +183,8 @@ func (s *Service) Serve(ctx context.Context) error {
 	var err error
 	for _, f := range requestFilters {
 		var u func()
-		if u, err = s.deps.Broker.Subscribe(f, s.onMessage); err != nil {
+		// A responder: the device's PUBACK leaves with update/accepted.
+		if u, err = s.deps.Broker.SubscribeResponder(f, s.onMessage); err != nil {
 			err = fmt.Errorf("shadowsvc: %w", err)
 			break
 		}
