@@ -114,9 +114,9 @@ func serveCommand() *command {
 			"Each setting comes from, in order of precedence: its flag, its THINGCORE_* environment\n" +
 			"variable, the JSON config file (--config or THINGCORE_CONFIG: data_dir, mqtt_addr, https_addr,\n" +
 			"alpn_addr, websocket_addr, plain_mqtt_addr, server_names, allow_rsa_key_exchange,\n" +
-			"insecure_allow_all, shutdown_timeout as a duration such as \"10s\", broker limits; unknown fields are an\n" +
-			"error), the default. SIGINT or SIGTERM drains the connections within --shutdown-timeout; a\n" +
-			"second signal ends the process at once.\n\n" +
+			"insecure_allow_all, shutdown_timeout as a duration such as \"10s\", broker limits, gc_pace_heap_mib;\n" +
+			"unknown fields are an error), the default. SIGINT or SIGTERM drains the connections within\n" +
+			"--shutdown-timeout; a second signal ends the process at once.\n\n" +
 			"Environment: THINGCORE_CONFIG and, per flag, THINGCORE_DATA_DIR, THINGCORE_MQTT_ADDR,\n" +
 			"THINGCORE_HTTPS_ADDR, THINGCORE_ALPN_ADDR, THINGCORE_WEBSOCKET_ADDR, THINGCORE_PLAIN_MQTT_ADDR,\n" +
 			"THINGCORE_SERVER_NAMES, THINGCORE_ALLOW_RSA_KEY_EXCHANGE, THINGCORE_INSECURE_ALLOW_ALL,\n" +
