@@ -101,6 +101,7 @@ func Limit(want uint64) uint64 {
 
 // Run adjusts GOGC after every collection until ctx ends, then restores
 // the normal value. limit 0 disables it; interval 0 means DefaultInterval.
+// The runtime has one GOGC, so a process runs one Run (the hub's).
 func Run(ctx context.Context, limit uint64, interval time.Duration, log *slog.Logger) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
