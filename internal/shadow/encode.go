@@ -78,17 +78,7 @@ func appendValue(b []byte, v any) []byte {
 		}
 		return append(b, ']')
 	case map[string]any:
-		b = append(b, '{')
-		var buf [16]string
-		for i, k := range sortedKeys(v, buf[:]) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			b = appendValue(b, v[k])
-		}
-		return append(b, '}')
+		return appendObject(b, v, appendValue)
 	}
 	panic("shadow: unexpected value type") // unreachable: values come from decode
 }
@@ -113,40 +103,33 @@ func appendMeta(b []byte, m any) []byte {
 		}
 		return append(b, ']')
 	case map[string]any:
-		b = append(b, '{')
-		var buf [16]string
-		for i, k := range sortedKeys(m, buf[:]) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			b = appendMeta(b, m[k])
-		}
-		return append(b, '}')
+		return appendObject(b, m, appendMeta)
 	}
 	panic("shadow: unexpected metadata type")
 }
 
-// sortedKeys returns m's keys in order, in buf when they fit (a caller's
-// array on its stack saves an allocation per object).
+// appendObject appends m with its keys sorted, each value written by elem.
+func appendObject(b []byte, m map[string]any, elem func([]byte, any) []byte) []byte {
+	b = append(b, '{')
+	var buf [16]string
+	for i, k := range sortedKeys(m, buf[:]) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = elem(b, m[k])
+	}
+	return append(b, '}')
+}
+
 // appendStamped appends the metadata of state value v with every leaf
 // stamped ts: what appendMeta writes for the tree mergeObject would build,
 // one {"timestamp":ts} per leaf and per array element.
 func appendStamped(b []byte, v any, ts int64) []byte {
 	switch v := v.(type) {
 	case map[string]any:
-		b = append(b, '{')
-		var buf [16]string
-		for i, k := range sortedKeys(v, buf[:]) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			b = appendStamped(b, v[k], ts)
-		}
-		return append(b, '}')
+		return appendObject(b, v, func(b []byte, c any) []byte { return appendStamped(b, c, ts) })
 	case []any:
 		b = append(b, '[')
 		for i := range v {
@@ -160,6 +143,8 @@ func appendStamped(b []byte, v any, ts int64) []byte {
 	return appendMeta(b, ts)
 }
 
+// sortedKeys returns m's keys in order, in buf when they fit (a caller's
+// array on its stack saves an allocation per object).
 func sortedKeys(m map[string]any, buf []string) []string {
 	keys := buf[:0]
 	for k := range m {
