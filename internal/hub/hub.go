@@ -267,12 +267,13 @@ func (h *Hub) Serve(ctx context.Context) (err error) {
 		memtrim.Run(ctx, 0, h.log)
 		return nil
 	}})
-	if heap := cfg.GCPaceHeapMiB; heap >= 0 {
-		if heap == 0 {
-			heap = gcpace.DefaultLimit >> 20
+	if cfg.GCPaceHeapMiB >= 0 { // -1: off
+		limit := uint64(gcpace.DefaultLimit)
+		if cfg.GCPaceHeapMiB > 0 {
+			limit = uint64(cfg.GCPaceHeapMiB) << 20
 		}
 		comps = append(comps, component{name: "gcpace", serve: func(ctx context.Context) error {
-			gcpace.Run(ctx, gcpace.Limit(uint64(heap)<<20), 0, h.log)
+			gcpace.Run(ctx, gcpace.Limit(limit), 0, h.log)
 			return nil
 		}})
 	}
