@@ -22,7 +22,13 @@ https="127.0.0.1:18443"
 
 rm -rf "$out"
 mkdir -p "$out"
-go build -o "$out/thingcore" ./cmd/thingcore
+# THINGCORE_BIN=FILE runs a hub built beforehand (A/B comparisons of two
+# commits back to back) instead of building this tree's.
+if [[ -n "${THINGCORE_BIN:-}" ]]; then
+	cp "$THINGCORE_BIN" "$out/thingcore"
+else
+	go build -o "$out/thingcore" ./cmd/thingcore
+fi
 go build -o "$out/loadgen" ./bench/loadgen
 
 THINGCORE_CPUPROFILE="${THINGCORE_CPUPROFILE:-}" THINGCORE_MEMPROFILE="${THINGCORE_MEMPROFILE:-}" "$out/thingcore" serve --data-dir "$out/data" --mqtt-addr "$mqtt" --https-addr "$https" \

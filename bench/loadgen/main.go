@@ -66,6 +66,8 @@ type options struct {
 	pending   int
 	batch     int
 	topic     string
+	// samplesFile, when set, receives every shadow latency sample.
+	samplesFile string
 }
 
 // result is the JSON line a mode prints. Rates are per second of the
@@ -124,6 +126,7 @@ func main() {
 	fs.IntVar(&o.pending, "max-pending", 0, "messages published but not yet delivered (per subscriber) before publishers wait; 0: 1000 for fanin, 100 for fanout")
 	fs.IntVar(&o.batch, "batch", 1, "fanin, fanout, QoS 0: messages per write (1: one TLS record per PUBLISH, as devices send)")
 	fs.StringVar(&o.topic, "topic", "", "topic (default bench/PREFIX/MODE)")
+	fs.StringVar(&o.samplesFile, "samples", "", "shadow: write every sample as \"send_ms latency_ms\" lines (send time since the start) to this file, to line the tail up with GC traces")
 	cpuProfile := fs.String("cpuprofile", "", "write the generator's own CPU profile to this file")
 	fs.Parse(os.Args[2:])
 	if o.qos != 0 && o.qos != 1 {

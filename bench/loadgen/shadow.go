@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -49,6 +50,7 @@ func runShadow(ctx context.Context, d *dialer, o options) (result, error) {
 		sentTotal, answered atomic.Int64
 		mu                  sync.Mutex
 		samples             []time.Duration
+		sends               []time.Duration // send times of samples, when -samples is set
 	)
 	var wg sync.WaitGroup
 	for _, c := range conns {
@@ -56,10 +58,11 @@ func runShadow(ctx context.Context, d *dialer, o options) (result, error) {
 		go func() {
 			defer wg.Done()
 			var pub packet.Publish
-			var local []time.Duration
+			var local, localSends []time.Duration
 			defer func() {
 				mu.Lock()
 				samples = append(samples, local...)
+				sends = append(sends, localSends...)
 				mu.Unlock()
 			}()
 			for {
@@ -84,6 +87,9 @@ func runShadow(ctx context.Context, d *dialer, o options) (result, error) {
 				}
 				accepted.Add(1)
 				local = append(local, time.Since(base)-time.Duration(sent))
+				if o.samplesFile != "" {
+					localSends = append(localSends, time.Duration(sent))
+				}
 			}
 		}()
 	}
@@ -157,6 +163,11 @@ func runShadow(ctx context.Context, d *dialer, o options) (result, error) {
 	if n > 0 {
 		res.CPUUsPerOp = round3(float64(used.Microseconds()) / float64(n))
 	}
+	if o.samplesFile != "" {
+		if err := writeSamples(o.samplesFile, base, sends, samples); err != nil {
+			return res, err
+		}
+	}
 	slices.Sort(samples)
 	if len(samples) > 0 {
 		q := func(f float64) float64 {
@@ -182,4 +193,20 @@ func clientTokenNanos(body []byte) (int64, bool) {
 	}
 	v, err := strconv.ParseInt(string(rest[:j]), 10, 64)
 	return v, err == nil
+}
+
+// writeSamples writes a "# base_unix_ns N" line (the start that send times
+// count from), then one "send_ms latency_ms" line per sample.
+func writeSamples(name string, base time.Time, sends, latencies []time.Duration) error {
+	b := fmt.Appendf(nil, "# base_unix_ns %d\n", base.UnixNano())
+	for i, l := range latencies {
+		b = strconv.AppendFloat(b, float64(sends[i])/1e6, 'f', 3, 64)
+		b = append(b, ' ')
+		b = strconv.AppendFloat(b, float64(l)/1e6, 'f', 3, 64)
+		b = append(b, '\n')
+	}
+	if err := os.WriteFile(name, b, 0o644); err != nil {
+		return fmt.Errorf("-samples: %w", err)
+	}
+	return nil
 }
