@@ -86,6 +86,9 @@ type Store struct {
 	ns  *server.Server
 	nc  *nats.Conn
 	js  jetstream.JetStream
+	// acks serves the acknowledgements of every bucket's compare-and-set
+	// writes (see writes.go).
+	acks *acks
 }
 
 // Open starts the embedded NATS server with JetStream on cfg.Dir and
@@ -132,8 +135,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("kvstore: jetstream: %w", err)
 	}
+	a, err := newAcks(nc)
+	if err != nil {
+		nc.Close()
+		ns.Shutdown()
+		return nil, err
+	}
 	log.Info("kvstore: open", "dir", dir, "sync_interval", cfg.SyncInterval.String())
-	return &Store{cfg: cfg, log: log, ns: ns, nc: nc, js: js}, nil
+	return &Store{cfg: cfg, log: log, ns: ns, nc: nc, js: js, acks: a}, nil
 }
 
 // Close flushes and stops the embedded server. Safe to call twice.
@@ -161,7 +170,7 @@ func (s *Store) Bucket(ctx context.Context, name string) (*Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kvstore: bucket %s: %w", name, err)
 	}
-	return &Bucket{name: name, kv: kv, js: s.js}, nil
+	return &Bucket{name: name, kv: kv, nc: s.nc, acks: s.acks}, nil
 }
 
 // Bucket is one key-value bucket. Keys are '.'-separated tokens of
@@ -169,7 +178,8 @@ func (s *Store) Bucket(ctx context.Context, name string) (*Bucket, error) {
 type Bucket struct {
 	name string
 	kv   jetstream.KeyValue
-	js   jetstream.JetStream // for batched writes to the bucket's stream
+	nc   *nats.Conn // compare-and-set writes are published on it (writes.go)
+	acks *acks
 }
 
 // Entry is a stored value with its revision (for compare-and-set).
@@ -203,8 +213,8 @@ func (b *Bucket) Create(ctx context.Context, key string, value []byte) (uint64, 
 // Update stores value only if key's current revision is rev (ErrConflict
 // otherwise).
 func (b *Bucket) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
-	n, err := b.kv.Update(ctx, key, value, rev)
-	return n, b.wrap("update", key, err)
+	r := b.UpdateBatch(ctx, []Write{{Key: key, Value: value, Rev: rev}})[0]
+	return r.Rev, r.Err
 }
 
 // Write is one compare-and-set write of a batch: Value replaces Key if the
@@ -220,39 +230,6 @@ type Write struct {
 type WriteResult struct {
 	Rev uint64
 	Err error
-}
-
-// UpdateBatch performs writes as independent compare-and-set writes: it
-// sends them all, then waits for every acknowledgement, so a batch costs
-// one wait instead of one per write. Results are in the order of writes;
-// each write succeeds or fails on its own. Writes of one batch should name
-// distinct keys.
-func (b *Bucket) UpdateBatch(ctx context.Context, writes []Write) []WriteResult {
-	res := make([]WriteResult, len(writes))
-	futures := make([]jetstream.PubAckFuture, len(writes))
-	for i, w := range writes {
-		m := &nats.Msg{Subject: "$KV." + b.name + "." + w.Key, Data: w.Value}
-		f, err := b.js.PublishMsgAsync(m, jetstream.WithExpectLastSequencePerSubject(w.Rev))
-		if err != nil {
-			res[i].Err = b.wrap("update", w.Key, err)
-			continue
-		}
-		futures[i] = f
-	}
-	for i, f := range futures {
-		if f == nil {
-			continue
-		}
-		select {
-		case ack := <-f.Ok():
-			res[i].Rev = ack.Sequence
-		case err := <-f.Err():
-			res[i].Err = b.wrap("update", writes[i].Key, err)
-		case <-ctx.Done():
-			res[i].Err = b.wrap("update", writes[i].Key, ctx.Err())
-		}
-	}
-	return res
 }
 
 // Delete removes key and its history. Deleting a missing key is not an error.
