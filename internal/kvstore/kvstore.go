@@ -211,7 +211,7 @@ func (b *Bucket) Create(ctx context.Context, key string, value []byte) (uint64, 
 }
 
 // Update stores value only if key's current revision is rev (ErrConflict
-// otherwise).
+// otherwise). Like UpdateBatch, it waits at most WriteTimeout.
 func (b *Bucket) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
 	r := b.UpdateBatch(ctx, []Write{{Key: key, Value: value, Rev: rev}})[0]
 	return r.Rev, r.Err

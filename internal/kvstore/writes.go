@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -163,11 +164,24 @@ func parseAck(data []byte, status string) (uint64, error) {
 	return seq, nil
 }
 
+// WriteTimeout bounds how long UpdateBatch and Update wait for the
+// acknowledgements of their writes when ctx does not end sooner.
+const WriteTimeout = 10 * time.Second
+
+// timers are reusable WriteTimeout timers (a context with a deadline per
+// batch would cost a timer and two allocations each time).
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
 // UpdateBatch performs writes as independent compare-and-set writes: it
 // sends them all, then waits for every acknowledgement, so a batch costs
 // one wait instead of one per write. Results are in the order of writes;
 // each write succeeds or fails on its own (ErrConflict: the revision moved
-// on). Writes of one batch should name distinct keys.
+// on). Writes of one batch should name distinct keys. The wait ends with
+// ctx or after WriteTimeout; values are not kept after it returns.
 func (b *Bucket) UpdateBatch(ctx context.Context, writes []Write) []WriteResult {
 	n := len(writes)
 	bw := &batchWait{res: make([]WriteResult, n), done: make(chan struct{})}
@@ -186,11 +200,17 @@ func (b *Bucket) UpdateBatch(ctx context.Context, writes []Write) []WriteResult 
 			b.acks.fail(bw, first, i, i+1, err)
 		}
 	}
+	timer := timers.Get().(*time.Timer)
+	timer.Reset(WriteTimeout)
 	select {
 	case <-bw.done:
 	case <-ctx.Done():
 		b.acks.fail(bw, first, 0, n, ctx.Err())
+	case <-timer.C:
+		b.acks.fail(bw, first, 0, n, fmt.Errorf("no acknowledgement within %s: %w", WriteTimeout, context.DeadlineExceeded))
 	}
+	timer.Stop()
+	timers.Put(timer)
 	// Every result is final now (acks that come later find no waiter), and
 	// the channel close or the lock in fail ordered their writes before
 	// these reads.

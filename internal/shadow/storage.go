@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -17,7 +18,12 @@ import (
 // seconds) says since when. The form is stable: keys are
 // sorted and numbers are kept as written.
 func (d *Document) Marshal() []byte {
-	b := make([]byte, 0, d.encodedSizeHint()+32)
+	return d.AppendMarshal(nil)
+}
+
+// AppendMarshal appends the storage form (see Marshal) to b.
+func (d *Document) AppendMarshal(b []byte) []byte {
+	b = slices.Grow(b, d.encodedSizeHint()+32)
 	b = append(b, `{"state":`...)
 	b = appendSections(b, false, section{"desired", opt(d.desired)}, section{"reported", opt(d.reported)})
 	b = append(b, `,"metadata":`...)

@@ -40,6 +40,9 @@ type worker struct {
 	cacheCap int
 
 	updates, gets, deletes, rejected atomic.Uint64
+
+	scratch batchScratch // reused by handleBatch
+	value   []byte       // reused by modify for the storage form
 }
 
 // cached is a decoded shadow and the KV revision it was read or written at
@@ -54,6 +57,7 @@ func newWorker(s *Service, queueLen, cacheCap int) *worker {
 	return &worker{
 		s: s, queue: make(chan request, queueLen),
 		cache: make(map[shadowID]*list.Element), lru: list.New(), cacheCap: cacheCap,
+		scratch: batchScratch{changed: make(map[shadowID]*staged)},
 	}
 }
 
@@ -229,14 +233,16 @@ func (w *worker) decide(r request, doc *shadow.Document, now time.Time) (o outco
 	return outcome{result: result{err: fmt.Errorf("shadowsvc: unknown operation %d", r.op)}}, false
 }
 
+// kvTimeout bounds a KV read or create of a shadow. Compare-and-set
+// writes are bounded by kvstore.WriteTimeout.
+const kvTimeout = 10 * time.Second
+
 // handle performs one request on its own: read (from the cache), decide,
 // and write with compare-and-set before the outcome is sent.
 func (w *worker) handle(r request) outcome {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	now := w.s.deps.Now()
 	var o outcome
-	err := w.modify(ctx, r.id, func(next *shadow.Document) bool {
+	err := w.modify(r.id, func(next *shadow.Document) bool {
 		var write bool
 		o, write = w.decide(r, next, now)
 		return write
@@ -261,25 +267,25 @@ type staged struct {
 // failed) are handled again, one at a time, so they see the shadow as
 // stored.
 func (w *worker) handleBatch(batch []request) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	now := w.s.deps.Now()
-	outs := make([]outcome, len(batch))
-	changed := make(map[shadowID]*staged)
-	var order []*staged
+	sc := &w.scratch
+	defer sc.reset()
+	outs := sc.outcomes(len(batch))
+	changed := sc.changed
+	order := sc.order
 	for i, r := range batch {
 		st := changed[r.id]
 		var doc shadow.Document
 		if st != nil {
 			doc = st.next
 		} else {
-			c, err := w.load(ctx, r.id)
+			c, err := w.load(r.id)
 			if err != nil {
 				outs[i] = outcome{result: result{err: err}}
 				continue
 			}
 			doc = c.doc
-			st = &staged{c: c}
+			st = sc.newStaged(c)
 		}
 		o, write := w.decide(r, &doc, now)
 		outs[i] = o
@@ -294,13 +300,15 @@ func (w *worker) handleBatch(batch []request) {
 			st.reqs = append(st.reqs, i)
 		}
 	}
-	redo := make([]bool, len(batch))
+	sc.order = order
+	redo := sc.redoFlags(len(batch))
 	if len(order) > 0 {
-		writes := make([]kvstore.Write, len(order))
-		for j, st := range order {
-			writes[j] = kvstore.Write{Key: storageKey(st.c.id), Value: st.next.Marshal(), Rev: st.c.rev}
+		writes := sc.writes[:0]
+		for _, st := range order {
+			writes = append(writes, kvstore.Write{Key: storageKey(st.c.id), Value: sc.marshal(&st.next), Rev: st.c.rev})
 		}
-		for j, res := range w.s.deps.Bucket.UpdateBatch(ctx, writes) {
+		sc.writes = writes
+		for j, res := range w.s.deps.Bucket.UpdateBatch(context.Background(), writes) {
 			st := order[j]
 			if res.Err == nil {
 				st.c.doc, st.c.rev = st.next, res.Rev
@@ -328,13 +336,13 @@ func notFound(id shadowID, clientToken string) *shadow.Error {
 }
 
 // load returns the cached shadow, reading it from KV on a miss.
-func (w *worker) load(ctx context.Context, id shadowID) (*cached, error) {
+func (w *worker) load(id shadowID) (*cached, error) {
 	if el, ok := w.cache[id]; ok {
 		w.lru.MoveToFront(el)
 		return el.Value.(*cached), nil
 	}
 	c := &cached{id: id}
-	if err := w.read(ctx, c); err != nil {
+	if err := w.read(c); err != nil {
 		return nil, err
 	}
 	w.cache[id] = w.lru.PushFront(c)
@@ -346,7 +354,9 @@ func (w *worker) load(ctx context.Context, id shadowID) (*cached, error) {
 }
 
 // read fills c from KV.
-func (w *worker) read(ctx context.Context, c *cached) error {
+func (w *worker) read(c *cached) error {
+	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+	defer cancel()
 	e, err := w.s.deps.Bucket.Get(ctx, storageKey(c.id))
 	if errors.Is(err, kvstore.ErrNotFound) {
 		c.doc, c.rev = shadow.Document{}, 0
@@ -373,10 +383,10 @@ const maxWriteAttempts = 3
 // shadow in between, it reads the shadow again and repeats change on the
 // new document, so no update is lost and a version check sees the newest
 // version.
-func (w *worker) modify(ctx context.Context, id shadowID, change func(next *shadow.Document) (write bool)) error {
+func (w *worker) modify(id shadowID, change func(next *shadow.Document) (write bool)) error {
 	key := storageKey(id)
 	for attempt := 1; ; attempt++ {
-		c, err := w.load(ctx, id)
+		c, err := w.load(id)
 		if err != nil {
 			return err
 		}
@@ -384,12 +394,15 @@ func (w *worker) modify(ctx context.Context, id shadowID, change func(next *shad
 		if !change(&next) {
 			return nil
 		}
-		data := next.Marshal()
 		var rev uint64
 		if c.rev == 0 {
-			rev, err = w.s.deps.Bucket.Create(ctx, key, data)
+			rev, err = w.create(key, next.Marshal())
 		} else {
-			rev, err = w.s.deps.Bucket.Update(ctx, key, data, c.rev)
+			data := next.AppendMarshal(w.value[:0])
+			rev, err = w.s.deps.Bucket.Update(context.Background(), key, data, c.rev)
+			if cap(data) <= maxKeptValues {
+				w.value = data[:0] // kvstore keeps no value after the write
+			}
 		}
 		if err == nil {
 			c.doc, c.rev = next, rev
@@ -401,6 +414,13 @@ func (w *worker) modify(ctx context.Context, id shadowID, change func(next *shad
 			return fmt.Errorf("shadowsvc: write %s: %w", id, err)
 		}
 	}
+}
+
+// create stores the first value of a shadow's key.
+func (w *worker) create(key string, data []byte) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+	defer cancel()
+	return w.s.deps.Bucket.Create(ctx, key, data)
 }
 
 func (w *worker) evict(id shadowID) {
