@@ -8,7 +8,8 @@ import "strings"
 
 // reservedPublishAllowed reports whether a client may publish to a '$' topic.
 func reservedPublishAllowed(t string) bool {
-	lv := strings.Split(t, "/")
+	var levels [10]string // every allowed topic has fewer levels
+	lv := splitLevels(levels[:0], t)
 	if len(lv) < 3 || lv[0] != "$aws" {
 		return false
 	}
@@ -124,4 +125,17 @@ func thingResponseTopic(rest []string) bool {
 		return len(rest) == 2 && rest[1] == "notify"
 	}
 	return false
+}
+
+// splitLevels appends t's '/'-separated levels to dst (strings.Split
+// without its allocation when dst has room).
+func splitLevels(dst []string, t string) []string {
+	for {
+		i := strings.IndexByte(t, '/')
+		if i < 0 {
+			return append(dst, t)
+		}
+		dst = append(dst, t[:i])
+		t = t[i+1:]
+	}
 }
