@@ -34,10 +34,9 @@ func (s *Service) onMessage(m *broker.Message) {
 // operation's rejected topic. update/accepted and delete/accepted were
 // published by the worker, for devices and API callers alike.
 func (s *Service) answer(r request, body []byte, err error) {
-	p := r.id.prefix() + "/" + r.op.String()
 	if err == nil {
 		if r.op == opGet {
-			s.publish(p+"/accepted", body)
+			s.publish(r.id.prefix()+"/get/accepted", body)
 		}
 		return
 	}
@@ -58,7 +57,7 @@ func (s *Service) answer(r request, body []byte, err error) {
 	}
 	s.workerFor(r.id).rejected.Add(1)
 	s.logRejection(r, se)
-	s.publish(p+"/rejected", se.JSON())
+	s.publish(r.id.prefix()+"/"+r.op.String()+"/rejected", se.JSON())
 }
 
 // hintEvery limits the "missing state" hint to one line per thing per

@@ -48,9 +48,10 @@ type worker struct {
 // cached is a decoded shadow and the KV revision it was read or written at
 // (0: not in KV).
 type cached struct {
-	id  shadowID
-	doc shadow.Document
-	rev uint64
+	id     shadowID
+	doc    shadow.Document
+	rev    uint64
+	topics *updateTopics // made by the first update
 }
 
 func newWorker(s *Service, queueLen, cacheCap int) *worker {
@@ -118,7 +119,8 @@ func (w *worker) run() {
 			}
 		}
 		if len(batch) == 1 {
-			w.finish(r, w.handle(r))
+			o := w.handle(r)
+			w.finish(r, &o)
 		} else {
 			w.handleBatch(batch)
 		}
@@ -130,20 +132,64 @@ func (w *worker) run() {
 // answer (update/accepted, documents, delta; delete/accepted).
 type outcome struct {
 	result
-	pubs []message
+	pubs  [3]message
+	npubs int
+	// change is an accepted update, whose bodies the messages build.
+	change *shadow.Change
+}
+
+// add appends a message to o.
+func (o *outcome) add(m message) {
+	o.pubs[o.npubs] = m
+	o.npubs++
 }
 
 type message struct {
 	topic   string
 	payload []byte
-	// build, when set, makes the payload at publish time, and only if the
-	// topic has subscribers; a nil payload from it means nothing to send.
-	build func() []byte
+	// body, when set, names the body of the outcome's change to build at
+	// publish time, and only if the topic has subscribers; a nil body
+	// means nothing to send.
+	body changeBody
+}
+
+// changeBody names one of the bodies of an accepted update.
+type changeBody uint8
+
+const (
+	noBody changeBody = iota
+	acceptedBody
+	documentsBody
+	deltaBody
+)
+
+// build makes the body b of o's change.
+func (o *outcome) build(b changeBody) []byte {
+	switch b {
+	case acceptedBody:
+		return o.change.Accepted()
+	case documentsBody:
+		return o.change.Documents()
+	case deltaBody:
+		return o.change.Delta()
+	}
+	return nil
+}
+
+// updateTopics are a shadow's update response topics, made once per
+// cached shadow rather than once per update.
+type updateTopics struct {
+	accepted, documents, delta string
+}
+
+func newUpdateTopics(id shadowID) *updateTopics {
+	p := id.prefix() + "/update/"
+	return &updateTopics{accepted: p + "accepted", documents: p + "documents", delta: p + "delta"}
 }
 
 // finish publishes o's messages, then answers r: to the API caller, or on
 // MQTT (get/accepted or the rejected topic).
-func (w *worker) finish(r request, o outcome) {
+func (w *worker) finish(r request, o *outcome) {
 	switch r.op {
 	case opGet:
 		w.gets.Add(1)
@@ -152,13 +198,13 @@ func (w *worker) finish(r request, o outcome) {
 	case opDelete:
 		w.deletes.Add(1)
 	}
-	for _, m := range o.pubs {
+	for _, m := range o.pubs[:o.npubs] {
 		payload := m.payload
-		if m.build != nil {
+		if m.body != noBody {
 			if !w.s.deps.Broker.HasSubscribers(m.topic) {
 				continue
 			}
-			if payload = m.build(); payload == nil {
+			if payload = o.build(m.body); payload == nil {
 				continue
 			}
 		}
@@ -171,10 +217,10 @@ func (w *worker) finish(r request, o outcome) {
 	w.s.answer(r, o.body, o.err)
 }
 
-// decide performs r on doc, a copy the caller owns, at now. write reports
-// that doc changed and must be stored before the outcome is sent. Errors
-// in the outcome are *shadow.Error.
-func (w *worker) decide(r request, doc *shadow.Document, now time.Time) (o outcome, write bool) {
+// decide performs r on doc, a copy the caller owns of the shadow cached in
+// c, at now. write reports that doc changed and must be stored before the
+// outcome is sent. Errors in the outcome are *shadow.Error.
+func (w *worker) decide(r request, c *cached, doc *shadow.Document, now time.Time) (o outcome, write bool) {
 	fail := func(e *shadow.Error) (outcome, bool) { return outcome{result: result{err: e}}, false }
 	switch r.op {
 	case opGet:
@@ -196,7 +242,9 @@ func (w *worker) decide(r request, doc *shadow.Document, now time.Time) (o outco
 			return fail(notFound(r.id, token))
 		}
 		body := doc.Delete(token, now)
-		return outcome{result: result{body: body}, pubs: []message{{topic: r.id.prefix() + "/delete/accepted", payload: body}}}, true
+		o := outcome{result: result{body: body}}
+		o.add(message{topic: r.id.prefix() + "/delete/accepted", payload: body})
+		return o, true
 
 	case opUpdate:
 		u, serr := shadow.ParseUpdate(r.body, w.s.cfg.Limits)
@@ -211,23 +259,25 @@ func (w *worker) decide(r request, doc *shadow.Document, now time.Time) (o outco
 				*doc = shadow.Document{} // versions start again (§1.8)
 			}
 		}
-		c, serr := doc.Accept(u, now, w.s.cfg.Limits)
+		change, serr := doc.Accept(u, now, w.s.cfg.Limits)
 		if serr != nil {
 			return fail(serr)
 		}
 		// Order as on AWS: accepted, then documents, then delta. The bodies
 		// are built when they are published, and only for topics somebody
 		// subscribes to; an API caller gets the accepted body either way.
-		p := r.id.prefix()
-		o := outcome{pubs: []message{
-			{topic: p + "/update/accepted", build: c.Accepted},
-			{topic: p + "/update/documents", build: c.Documents},
-			{topic: p + "/update/delta", build: c.Delta},
-		}}
-		if r.reply != nil {
-			o.body = c.Accepted()
-			o.pubs[0] = message{topic: o.pubs[0].topic, payload: o.body}
+		if c.topics == nil {
+			c.topics = newUpdateTopics(r.id)
 		}
+		o := outcome{change: change}
+		if r.reply != nil {
+			o.body = change.Accepted()
+			o.add(message{topic: c.topics.accepted, payload: o.body})
+		} else {
+			o.add(message{topic: c.topics.accepted, body: acceptedBody})
+		}
+		o.add(message{topic: c.topics.documents, body: documentsBody})
+		o.add(message{topic: c.topics.delta, body: deltaBody})
 		return o, true
 	}
 	return outcome{result: result{err: fmt.Errorf("shadowsvc: unknown operation %d", r.op)}}, false
@@ -242,9 +292,9 @@ const kvTimeout = 10 * time.Second
 func (w *worker) handle(r request) outcome {
 	now := w.s.deps.Now()
 	var o outcome
-	err := w.modify(r.id, func(next *shadow.Document) bool {
+	err := w.modify(r.id, func(c *cached, next *shadow.Document) bool {
 		var write bool
-		o, write = w.decide(r, next, now)
+		o, write = w.decide(r, c, next, now)
 		return write
 	})
 	if err != nil {
@@ -287,7 +337,7 @@ func (w *worker) handleBatch(batch []request) {
 			doc = c.doc
 			st = sc.newStaged(c)
 		}
-		o, write := w.decide(r, &doc, now)
+		o, write := w.decide(r, st.c, &doc, now)
 		outs[i] = o
 		if write && changed[r.id] == nil {
 			changed[r.id] = st
@@ -324,7 +374,7 @@ func (w *worker) handleBatch(batch []request) {
 		if redo[i] {
 			outs[i] = w.handle(r)
 		}
-		w.finish(r, outs[i])
+		w.finish(r, &outs[i])
 	}
 }
 
@@ -377,13 +427,13 @@ func (w *worker) read(c *cached) error {
 // compare-and-set race.
 const maxWriteAttempts = 3
 
-// modify loads the shadow, lets change edit a copy of it and, when change
+// modify loads the shadow c, lets change edit a copy of it and, when change
 // reports a write, writes the copy with compare-and-set on the revision it
 // was read at. If another writer (another node of a cluster) changed the
 // shadow in between, it reads the shadow again and repeats change on the
 // new document, so no update is lost and a version check sees the newest
 // version.
-func (w *worker) modify(id shadowID, change func(next *shadow.Document) (write bool)) error {
+func (w *worker) modify(id shadowID, change func(c *cached, next *shadow.Document) (write bool)) error {
 	key := storageKey(id)
 	for attempt := 1; ; attempt++ {
 		c, err := w.load(id)
@@ -391,7 +441,7 @@ func (w *worker) modify(id shadowID, change func(next *shadow.Document) (write b
 			return err
 		}
 		next := c.doc
-		if !change(&next) {
+		if !change(c, &next) {
 			return nil
 		}
 		var rev uint64
