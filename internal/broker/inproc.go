@@ -30,7 +30,7 @@ func (b *Broker) Publish(m *Message) error {
 			return fmt.Errorf("broker: publish %s: %s", m.Topic, why)
 		}
 	}
-	b.route(m)
+	b.route(m, nil)
 	return nil
 }
 

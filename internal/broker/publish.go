@@ -96,19 +96,27 @@ func (c *client) handlePublish(p *packet.Publish) error {
 			return nil
 		}
 	}
-	n, responder := b.route(m)
+	// An in-process service that will answer (a responder) gets the
+	// message after its PUBACK is queued, held: the PUBACK waits for the
+	// answer (briefly), leaves in the same write, and always before it.
+	acked := false
+	var holdAck func()
+	if p.QoS == 1 {
+		holdAck = func() {
+			c.sendHeld(&packet.Ack{Kind: packet.PUBACK, PacketID: p.PacketID})
+			acked = true
+		}
+	}
+	n := b.route(m, holdAck)
 	if p.QoS == 2 {
 		c.sess.addInboundQoS2(p.PacketID)
+	}
+	if acked {
+		return nil
 	}
 	code := packet.Success
 	if n == 0 && v5 && p.QoS > 0 {
 		code = packet.NoMatchingSubscribers
-	}
-	if responder && p.QoS == 1 {
-		// An in-process service will answer: the PUBACK waits for the
-		// answer (briefly) and leaves in the same write.
-		c.sendHeld(&packet.Ack{Kind: packet.PUBACK, PacketID: p.PacketID})
-		return nil
 	}
 	c.ackPublish(p, code, "")
 	return nil

@@ -83,24 +83,26 @@ func (rs *routeScratch) reset() {
 }
 
 // route delivers m to every matching subscription and forwards it to other
-// nodes. It returns how many sessions it was delivered or queued to, and
-// whether one of them is an in-process responder (SubscribeResponder).
-func (b *Broker) route(m *Message) (n int, responder bool) {
-	n, responder = b.routeLocal(m)
+// nodes. It returns how many sessions it was delivered or queued to.
+// beforeResponders, when not nil, is called once before m reaches the first
+// in-process responder (SubscribeResponder), after every other local
+// delivery and the persisting of queued copies: the publisher's PUBACK
+// queued there comes before any answer.
+func (b *Broker) route(m *Message, beforeResponders func()) (n int) {
+	n = b.routeLocal(m, beforeResponders)
 	if b.deps.Forwarder != nil {
 		b.deps.Forwarder.Forward(m)
 	}
-	return n, responder
+	return n
 }
 
 // RouteForwarded delivers a message that another cluster node accepted. It is
 // not forwarded again.
 func (b *Broker) RouteForwarded(m *Message) int {
-	n, _ := b.routeLocal(m)
-	return n
+	return b.routeLocal(m, nil)
 }
 
-func (b *Broker) routeLocal(m *Message) (n int, responder bool) {
+func (b *Broker) routeLocal(m *Message, beforeResponders func()) (n int) {
 	b.stats.MessagesIn.Add(1)
 	rs := scratchPool.Get().(*routeScratch)
 	b.subs.Match(m.Topic,
@@ -117,19 +119,33 @@ func (b *Broker) routeLocal(m *Message) (n int, responder bool) {
 		})
 	n = len(rs.targets)
 	var persist []persistItem
+	responders := 0
 	for i := range rs.targets {
 		t := &rs.targets[i]
-		responder = responder || t.s.responder
+		if t.s.responder {
+			responders++
+			continue
+		}
 		if p, ok := t.s.deliver(m, t.opts, t.subIDs, false); ok {
 			persist = append(persist, p)
 		}
 	}
-	rs.reset()
-	scratchPool.Put(rs)
 	if len(persist) > 0 {
 		b.persistQueued(persist)
 	}
-	return n, responder
+	if responders > 0 {
+		if beforeResponders != nil {
+			beforeResponders()
+		}
+		for i := range rs.targets {
+			if t := &rs.targets[i]; t.s.responder {
+				t.s.deliver(m, t.opts, t.subIDs, false) // in-process: nothing to persist
+			}
+		}
+	}
+	rs.reset()
+	scratchPool.Put(rs)
+	return n
 }
 
 // pickMember chooses one member of a shared subscription group: a random

@@ -269,7 +269,7 @@ func (b *Broker) publishInternal(m *Message) {
 	if m.Retain {
 		b.storeRetained(m)
 	}
-	b.route(m)
+	b.route(m, nil)
 }
 
 // resume sends a resumed session's queued messages on its new connection.
