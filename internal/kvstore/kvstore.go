@@ -170,7 +170,7 @@ func (s *Store) Bucket(ctx context.Context, name string) (*Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kvstore: bucket %s: %w", name, err)
 	}
-	return &Bucket{name: name, kv: kv, nc: s.nc, acks: s.acks}, nil
+	return &Bucket{name: name, kv: kv, nc: s.nc, acks: s.acks, subjectPrefix: "$KV." + name + "."}, nil
 }
 
 // Bucket is one key-value bucket. Keys are '.'-separated tokens of
@@ -180,6 +180,8 @@ type Bucket struct {
 	kv   jetstream.KeyValue
 	nc   *nats.Conn // compare-and-set writes are published on it (writes.go)
 	acks *acks
+	// subjectPrefix is "$KV.<name>.", the stream subject of a key without it.
+	subjectPrefix string
 }
 
 // Entry is a stored value with its revision (for compare-and-set).

@@ -31,7 +31,6 @@ const expectLastSubjectSeq = "Nats-Expected-Last-Subject-Sequence"
 // for them. Each write gets a token, the last token of its reply subject.
 type acks struct {
 	prefix string // "_INBOX.<unique>."
-	sub    *nats.Subscription
 
 	mu      sync.Mutex
 	next    uint64
@@ -64,7 +63,6 @@ func newAcks(nc *nats.Conn) (*acks, error) {
 		_ = sub.Unsubscribe()
 		return nil, fmt.Errorf("kvstore: write acks: %w", err)
 	}
-	a.sub = sub
 	return a, nil
 }
 
@@ -184,15 +182,15 @@ var timers = sync.Pool{New: func() any {
 // ctx or after WriteTimeout; values are not kept after it returns.
 func (b *Bucket) UpdateBatch(ctx context.Context, writes []Write) []WriteResult {
 	n := len(writes)
-	bw := &batchWait{res: make([]WriteResult, n), done: make(chan struct{})}
 	if n == 0 {
-		return bw.res
+		return nil
 	}
+	bw := &batchWait{res: make([]WriteResult, n), done: make(chan struct{})}
 	first := b.acks.register(bw, n)
 	expect := make([]string, 1)
 	m := &nats.Msg{Header: nats.Header{expectLastSubjectSeq: expect}}
 	for i, w := range writes {
-		m.Subject = "$KV." + b.name + "." + w.Key
+		m.Subject = b.subjectPrefix + w.Key
 		m.Reply = b.acks.prefix + strconv.FormatUint(first+uint64(i), 10)
 		m.Data = w.Value
 		expect[0] = strconv.FormatUint(w.Rev, 10)
