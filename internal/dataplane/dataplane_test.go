@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -382,18 +381,8 @@ func TestConfigValidate(t *testing.T) {
 // group and take messages away from its members.
 func TestWatchRefusesSharedSubscriptions(t *testing.T) {
 	h := start(t, harnessOpts{})
-	hr, err := http.NewRequest("GET", h.srv.URL+dataplane.WatchPath+"?filter=%24share%2Fworkers%2Fjobs%2F%23", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signReq(t, hr)
-	resp, err := h.client(t, "").Do(hr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 400 || !strings.Contains(string(body), "shared subscription") {
-		t.Errorf("watch of $share/... = %d %s, want 400 saying why", resp.StatusCode, body)
+	resp := h.do(t, req{method: "GET", path: dataplane.WatchPath + "?filter=%24share%2Fworkers%2Fjobs%2F%23"})
+	if resp.Status != 400 || !strings.Contains(string(resp.Body), "shared subscription") {
+		t.Errorf("watch of $share/... = %d %s, want 400 saying why", resp.Status, resp.Body)
 	}
 }
